@@ -1,0 +1,201 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace FastMap.Internal;
+
+/// <summary>
+/// Process-wide epoch-based reclamation: FastMap's counterpart of RCU's read-side sections and
+/// deferred free. One domain serves every map, as RCU serves every kernel map.
+/// </summary>
+/// <remarks>
+/// <para>Rules (each is asserted or relied on where named):</para>
+/// <list type="number">
+/// <item>The global epoch <c>G</c> only grows, by one, and only in <see cref="TryAdvance"/>.</item>
+/// <item>A reader announces the epoch it read on entry; an announced epoch never exceeds <c>G</c>
+///   (it was read from <c>G</c>, and <c>G</c> only grows). 0 means "not in a section".</item>
+/// <item><c>G</c> advances from <c>e</c> to <c>e+1</c> only if no announced epoch is below <c>e</c>.
+///   So when <c>G = e+2</c>, every reader announced at or before <c>e</c> has left its section.</item>
+/// <item>Memory unlinked and then retired with tag <c>e</c> (the value of <c>G</c> read after the
+///   unlink) is reused only once <c>G &gt;= e + 2</c> (<see cref="IsSafe"/>). A reader that could have
+///   seen the memory entered before the unlink with an announced epoch &lt;= e, and blocks the
+///   advance from e+1 to e+2 until it leaves.</item>
+/// <item>Never wait for a grace period while in a section or holding a stripe lock: the wait
+///   would wait for itself. FastMap never waits for one at all: allocation that finds no safe
+///   memory takes fresh memory instead (bounded while readers make progress), so a delete
+///   followed by an insert on a full map succeeds at once, as in the kernel.</item>
+/// <item>Sections nest: only the outermost enter announces and only the outermost exit clears.</item>
+/// </list>
+/// <para>Ordering. Announcing is a store followed by loads of the table, which needs store-to-load
+/// ordering against the reclaimer's scan. Readers pay no fence for it: the reclaimer calls
+/// <see cref="Interlocked.MemoryBarrierProcessWide"/> (membarrier on Linux) before it scans, which
+/// forces a full barrier on every core running this process, so each reader's announce is either
+/// visible to the scan or ordered after the reclaimer's earlier stores (the unlink); then the reader
+/// cannot find the unlinked memory. This is liburcu's "membarrier" flavour. The reader's store and
+/// its later loads are volatile accesses, which the JIT and ILC do not reorder with each other.</para>
+/// <para>Thread slots. A thread takes a slot on its first section and keeps it; the slot's
+/// <see cref="ThreadSlot"/> owner object lives in a thread-static, so when the thread dies the owner
+/// becomes garbage and its finalizer frees the slot. Before the slot table grows, a collection runs
+/// so dead threads' slots come back first: the table is bounded by the peak number of live threads.
+/// A thread that exits inside a section is treated as having left it once its owner is finalized
+/// (a dead thread reads nothing); until then it holds back reclamation, like a task that exits
+/// holding rcu_read_lock.</para>
+/// </remarks>
+internal static unsafe partial class Epoch
+{
+    // Slot layout: one 64-byte line per thread so two readers never share a line.
+    // [0..8) announced epoch (0 = quiescent) | [8..12) owner flag | rest padding.
+    private const int SlotBytes = 64;
+    private const int ChunkSlots = 256;        // slots per chunk; chunks never move or free
+    private const int MaxChunks = 1024;        // 262,144 threads alive at once, far past any use
+
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedLong
+    {
+        // Alone on its line pair: every reader loads it on entry, the reclaimer stores it rarely.
+        [FieldOffset(64)] public long Value;
+    }
+
+    private static PaddedLong s_global = new() { Value = 1 };
+    private static readonly byte** s_chunks = (byte**)NativeMemory.AllocZeroed(MaxChunks, (nuint)sizeof(byte*));
+    private static int s_chunkCount;           // chunks published; grows under s_growLock
+    private static readonly Lock s_growLock = new();
+
+    [ThreadStatic] private static ThreadSlot? t_slot;
+
+    /// <summary>Current global epoch (for tagging retired memory after an unlink).</summary>
+    public static long Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref s_global.Value);
+    }
+
+    /// <summary>True if the calling thread is inside a section.</summary>
+    public static bool IsProtected => t_slot is { Depth: > 0 };
+
+    /// <summary>Enters a read-side section (nests). Pair with <see cref="Exit"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Enter()
+    {
+        ThreadSlot? t = t_slot;
+        if (t is null)
+            t = Attach();
+        if (t.Depth++ == 0)
+        {
+            // Rule 2: the announced value is one read of G. Volatile.Write is a release store:
+            // nothing this thread did before the section moves into it; store-to-load ordering
+            // against the reclaimer comes from its process-wide barrier (see remarks).
+            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value));
+        }
+    }
+
+    /// <summary>Leaves a read-side section; the outermost exit makes the thread quiescent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exit()
+    {
+        ThreadSlot? t = t_slot;
+        AssertEntered(t);
+        if (--t!.Depth == 0)
+        {
+            // Release: every load of the section completes before the reclaimer can see 0 here.
+            Volatile.Write(ref *(long*)t.Slot, 0);
+        }
+    }
+
+    /// <summary>True if memory retired with <paramref name="tag"/> may be reused now (rule 4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsSafe(long tag) => Volatile.Read(ref s_global.Value) >= tag + 2;
+
+    /// <summary>
+    /// Tries to advance the global epoch by one (rule 3). Never waits; returns the epoch in force
+    /// afterwards. Must not be called with a stripe or shard lock held (it issues a process-wide
+    /// barrier, which costs microseconds).
+    /// </summary>
+    public static long TryAdvance()
+    {
+        long g = Volatile.Read(ref s_global.Value);
+        // Pairs with every reader's fence-free announce (remarks): after this, each announce is
+        // visible below, or that reader's loads are ordered after our earlier unlinks.
+        Interlocked.MemoryBarrierProcessWide();
+        int chunks = Volatile.Read(ref s_chunkCount);
+        for (int c = 0; c < chunks; c++)
+        {
+            byte* chunk = s_chunks[c];
+            for (int i = 0; i < ChunkSlots; i++)
+            {
+                long a = Volatile.Read(ref *(long*)(chunk + i * SlotBytes));
+                if (a != 0 && a < g)
+                    return g;
+            }
+        }
+        // The CAS is also the barrier that orders our scan before the new epoch becomes visible;
+        // losing it means another thread advanced from g, which is just as good.
+        long seen = Interlocked.CompareExchange(ref s_global.Value, g + 1, g);
+        return seen == g ? g + 1 : seen;
+    }
+
+    private static ThreadSlot Attach()
+    {
+        byte* slot = ClaimSlot();
+        if (slot is null)
+        {
+            // Dead threads' owners may be waiting for finalization: collect once, then retry.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            slot = ClaimSlot() ?? Grow();
+        }
+        var t = new ThreadSlot(slot);
+        t_slot = t;
+        return t;
+    }
+
+    private static byte* ClaimSlot()
+    {
+        int chunks = Volatile.Read(ref s_chunkCount);
+        for (int c = 0; c < chunks; c++)
+        {
+            byte* chunk = s_chunks[c];
+            for (int i = 0; i < ChunkSlots; i++)
+            {
+                int* owner = (int*)(chunk + i * SlotBytes + 8);
+                // CAS: two attaching threads must not both take one slot.
+                if (Volatile.Read(ref *owner) == 0 && Interlocked.CompareExchange(ref *owner, 1, 0) == 0)
+                    return chunk + i * SlotBytes;
+            }
+        }
+        return null;
+    }
+
+    private static byte* Grow()
+    {
+        lock (s_growLock)
+        {
+            byte* s = ClaimSlot();
+            if (s is not null)
+                return s;
+            int c = s_chunkCount;
+            if (c == MaxChunks)
+                throw new InvalidOperationException("FastMap: more than 262,144 threads alive in read-side sections.");
+            byte* chunk = (byte*)NativeMemory.AlignedAlloc(ChunkSlots * SlotBytes, SlotBytes);
+            NativeMemory.Clear(chunk, ChunkSlots * SlotBytes);
+            *(int*)(chunk + 8) = 1; // slot 0 is ours
+            s_chunks[c] = chunk;
+            // Release: a scanner that sees the new count sees the chunk pointer and its zeroes.
+            Volatile.Write(ref s_chunkCount, c + 1);
+            return chunk;
+        }
+    }
+
+    /// <summary>Owns one slot for one thread; its finalizer returns the slot when the thread dies.</summary>
+    private sealed class ThreadSlot(byte* slot)
+    {
+        public readonly byte* Slot = slot;
+        public int Depth;
+
+        ~ThreadSlot()
+        {
+            // The thread is gone (its thread-static no longer reaches us): it reads nothing more.
+            Volatile.Write(ref *(long*)Slot, 0);
+            Volatile.Write(ref *(int*)(Slot + 8), 0);
+        }
+    }
+}

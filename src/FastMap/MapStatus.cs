@@ -1,0 +1,36 @@
+namespace FastMap;
+
+/// <summary>
+/// The result of every FastMap operation: 0 or a negative Linux errno, the value <c>bpf()</c> would
+/// return. Expected outcomes (<see cref="ENOENT"/>, <see cref="EBUSY"/>, <see cref="EEXIST"/>) and
+/// argument errors are statuses, never exceptions, so the hot path does not throw.
+/// </summary>
+public enum MapStatus
+{
+    /// <summary>Success.</summary>
+    Ok = 0,
+    /// <summary>The handle lacks the permission (<c>BPF_F_RDONLY</c>/<c>BPF_F_WRONLY</c>).</summary>
+    EPERM = -1,
+    /// <summary>No such key, or the end of an iteration.</summary>
+    ENOENT = -2,
+    /// <summary>The map is full, or a size is too large.</summary>
+    E2BIG = -7,
+    /// <summary>Bad or closed handle.</summary>
+    EBADF = -9,
+    /// <summary>Out of memory.</summary>
+    ENOMEM = -12,
+    /// <summary>A required pointer or buffer is missing or too short.</summary>
+    EFAULT = -14,
+    /// <summary>Compare-and-delete: the window no longer matches; nothing was deleted.</summary>
+    EBUSY = -16,
+    /// <summary>The key exists (<c>BPF_NOEXIST</c>).</summary>
+    EEXIST = -17,
+    /// <summary>An invalid argument, flag or size.</summary>
+    EINVAL = -22,
+    /// <summary>No room in the caller's buffer (batch commands).</summary>
+    ENOSPC = -28,
+    /// <summary>The map type does not support the operation.</summary>
+    EOPNOTSUPP = -95,
+    /// <summary>The kernel-internal <c>ENOTSUPP</c> (524), which <c>bpf()</c> leaks to user space.</summary>
+    ENOTSUPP = -524,
+}
