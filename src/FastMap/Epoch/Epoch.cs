@@ -94,7 +94,9 @@ internal static unsafe partial class Epoch
     {
         ThreadSlot? t = t_slot;
         AssertEntered(t);
-        if (--t!.Depth == 0)
+        if (t is null || t.Depth == 0)
+            return; // unbalanced exit (a C caller's extra fm_read_unlock): ignore, never underflow
+        if (--t.Depth == 0)
         {
             // Release: every load of the section completes before the reclaimer can see 0 here.
             Volatile.Write(ref *(long*)t.Slot, 0);
@@ -130,6 +132,8 @@ internal static unsafe partial class Epoch
         // The CAS is also the barrier that orders our scan before the new epoch becomes visible;
         // losing it means another thread advanced from g, which is just as good.
         long seen = Interlocked.CompareExchange(ref s_global.Value, g + 1, g);
+        if (seen == g && Volatile.Read(ref s_deferredCount) != 0)
+            DrainDeferred();
         return seen == g ? g + 1 : seen;
     }
 
@@ -141,7 +145,9 @@ internal static unsafe partial class Epoch
             // Dead threads' owners may be waiting for finalization: collect once, then retry.
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            slot = ClaimSlot() ?? Grow();
+            slot = ClaimSlot();
+            if (slot is null)
+                slot = Grow();
         }
         var t = new ThreadSlot(slot);
         t_slot = t;

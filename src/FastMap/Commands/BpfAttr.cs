@@ -1,0 +1,107 @@
+using System.Buffers.Binary;
+using FastMap.Internal;
+
+namespace FastMap;
+
+/// <summary>
+/// The command layer: takes the kernel's <c>union bpf_attr</c> bytes (with the RFC's compare fields)
+/// and answers as <c>bpf()</c> does, so programs written against the syscall port by replacing
+/// <c>syscall(__NR_bpf, ...)</c>. Pointers inside the attr are trusted to be valid or NULL: NULL gives
+/// <c>-EFAULT</c>, like an unmapped address in the kernel.
+/// </summary>
+public static unsafe class BpfAttr
+{
+    /// <summary><c>sizeof(union bpf_attr)</c> on the reference kernel (6.18): FastMap knows this many bytes.</summary>
+    public const int Size = 168;
+
+    // ELEM layout: map_fd@0, key@8, value/next_key@16, flags@24, then the RFC's fields.
+    internal const int MapFdOffset = 0, KeyOffset = 8, ValueOffset = 16, FlagsOffset = 24;
+    internal const int CompareOffset = 32, CompareOffsetOffset = 40, CompareSizeOffset = 44;
+    private const int PageSize = 4096;
+
+    /// <summary>Runs one command on the caller's attr (any size up to a page).</summary>
+    /// <param name="cmd">The <c>enum bpf_cmd</c> number.</param>
+    /// <param name="attr">The attr bytes.</param>
+    /// <returns>0 (or a new handle for <see cref="BpfCommand.MapCreate"/>) or a negative errno.</returns>
+    public static int Execute(int cmd, ReadOnlySpan<byte> attr)
+    {
+        // bpf_check_uarg_tail_zero: a larger attr is accepted only if the part we do not know is zero.
+        if (attr.Length > PageSize)
+            return (int)MapStatus.E2BIG;
+        if (attr.Length > Size && attr[Size..].IndexOfAnyExcept((byte)0) >= 0)
+            return (int)MapStatus.E2BIG;
+        Span<byte> a = stackalloc byte[Size];
+        a.Clear();
+        attr[..Math.Min(attr.Length, Size)].CopyTo(a);
+        return (BpfCommand)cmd switch
+        {
+            BpfCommand.MapCreate => CreateFromAttr(a),
+            BpfCommand.MapLookupElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupCore(m, k, v, f)),
+            BpfCommand.MapUpdateElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.UpdateCore(m, k, v, f)),
+            BpfCommand.MapDeleteElem => Delete(a),
+            BpfCommand.MapGetNextKey => Elem(a, 24, static (m, k, v, _, _) => BpfMap.GetNextKeyCore(m, k, v)),
+            BpfCommand.MapLookupAndDeleteElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupAndDeleteCore(m, k, v, f)),
+            _ => (int)MapStatus.EINVAL,
+        };
+    }
+
+    private delegate MapStatus ElemOp(BpfMap? map, byte* key, byte* value, ulong flags, int unused);
+
+    /// <summary>CHECK_ATTR: every byte after the command's last field must be zero.</summary>
+    private static bool TailIsZero(ReadOnlySpan<byte> a, int end) => a[end..].IndexOfAnyExcept((byte)0) < 0;
+
+    private static int Elem(ReadOnlySpan<byte> a, int end, ElemOp op)
+    {
+        if (!TailIsZero(a, end))
+            return (int)MapStatus.EINVAL;
+        BpfMap? map = HandleTable.Get((int)BinaryPrimitives.ReadUInt32LittleEndian(a[MapFdOffset..]));
+        byte* key = (byte*)BinaryPrimitives.ReadUInt64LittleEndian(a[KeyOffset..]);
+        byte* value = (byte*)BinaryPrimitives.ReadUInt64LittleEndian(a[ValueOffset..]);
+        ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(a[FlagsOffset..]);
+        return (int)op(map, key, value, flags, 0);
+    }
+
+    private static int Delete(ReadOnlySpan<byte> a)
+    {
+        if (!TailIsZero(a, 48))
+            return (int)MapStatus.EINVAL;
+        BpfMap? map = HandleTable.Get((int)BinaryPrimitives.ReadUInt32LittleEndian(a[MapFdOffset..]));
+        byte* key = (byte*)BinaryPrimitives.ReadUInt64LittleEndian(a[KeyOffset..]);
+        ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(a[FlagsOffset..]);
+        byte* compare = (byte*)BinaryPrimitives.ReadUInt64LittleEndian(a[CompareOffset..]);
+        uint off = BinaryPrimitives.ReadUInt32LittleEndian(a[CompareOffsetOffset..]);
+        uint size = BinaryPrimitives.ReadUInt32LittleEndian(a[CompareSizeOffset..]);
+        return (int)BpfMap.DeleteCore(map, key, flags, compare, off, size);
+    }
+
+    private static int CreateFromAttr(ReadOnlySpan<byte> a)
+    {
+        // CREATE layout (6.18): map_type@0 key_size@4 value_size@8 max_entries@12 map_flags@16
+        // inner_map_fd@20 numa_node@24 map_name@28[16] map_ifindex@44 btf_fd@48 btf_key_type_id@52
+        // btf_value_type_id@56 btf_vmlinux_value_type_id@60 map_extra@64 value_type_btf_obj_fd@72
+        // map_token_fd@76 excl_prog_hash@80 excl_prog_hash_size@88; last field ends at 92.
+        if (!TailIsZero(a, 92))
+            return (int)MapStatus.EINVAL;
+        uint type = BinaryPrimitives.ReadUInt32LittleEndian(a);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(a[16..]);
+        uint numaNode = BinaryPrimitives.ReadUInt32LittleEndian(a[24..]);
+        // No BTF, offload, tokens or exclusive programs in user space: FastMap declares spin locks
+        // through fm_map_create's options instead.
+        if (a[44..92].IndexOfAnyExcept((byte)0) >= 0)
+            return (int)MapStatus.EINVAL;
+        if ((flags & (uint)MapFlags.NumaNode) != 0 && numaNode != 0)
+            return (int)MapStatus.EINVAL;             // one NUMA node here (nr_node_ids == 1)
+        ReadOnlySpan<byte> rawName = a.Slice(28, 16);
+        int nul = rawName.IndexOf((byte)0);
+        if (nul < 0)
+            return (int)MapStatus.EINVAL;             // bpf_obj_name_cpy: no terminator in 16 bytes
+        string? name = nul == 0 ? null : System.Text.Encoding.ASCII.GetString(rawName[..nul]);
+        var def = new MapDefinition((MapType)type,
+            BinaryPrimitives.ReadUInt32LittleEndian(a[4..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(a[8..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(a[12..]))
+        { Flags = (MapFlags)flags, Name = name };
+        MapStatus st = BpfMap.Create(def, out BpfMap? map);
+        return st == MapStatus.Ok ? map!.Handle : (int)st;
+    }
+}

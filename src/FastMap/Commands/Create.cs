@@ -1,0 +1,126 @@
+using System.Security.Cryptography;
+using FastMap.Internal;
+
+namespace FastMap;
+
+public sealed unsafe partial class BpfMap
+{
+    // Limits measured on the reference kernel (Linux 6.18, x86-64): see README's errno table.
+    private const ulong KmallocMax = 1ul << 22;      // KMALLOC_MAX_SIZE
+    private const ulong HtabElemHeader = 48;         // sizeof(struct htab_elem)
+    private const uint PcpuMinUnit = 32768;          // PCPU_MIN_UNIT_SIZE
+    private const uint HashMaxEntries = 1u << 27;    // n_buckets * sizeof(bucket) must fit in u32
+    private const MapFlags HashFlagMask = MapFlags.NoPrealloc | MapFlags.NoCommonLru | MapFlags.NumaNode
+        | MapFlags.ReadOnly | MapFlags.WriteOnly | MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg | MapFlags.ZeroSeed;
+    private const MapFlags ArrayFlagMask = MapFlags.NumaNode | MapFlags.ReadOnly | MapFlags.WriteOnly
+        | MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg;
+
+    /// <summary>
+    /// Checks a definition as <c>map_create</c> and the type's <c>map_alloc_check</c> do, in their
+    /// order, without allocating anything. Pure: the same definition always gives the same answer.
+    /// </summary>
+    public static MapStatus CheckDefinition(MapDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        MapFlags f = definition.Flags;
+        MapType type = definition.Type;
+        if ((f & (MapFlags.ReadOnly | MapFlags.WriteOnly)) == (MapFlags.ReadOnly | MapFlags.WriteOnly))
+            return MapStatus.EINVAL;                                   // bpf_get_file_flag
+        if (type is not (MapType.Hash or MapType.Array or MapType.PercpuHash or MapType.LruHash))
+            return MapStatus.EINVAL;                                   // unknown (or unimplemented) type
+        bool lru = type == MapType.LruHash;
+        bool percpu = type == MapType.PercpuHash;
+        if (type == MapType.Array)
+        {
+            // array_map_alloc_check
+            if (definition.MaxEntries == 0 || definition.KeySize != 4 || definition.ValueSize == 0
+                || (f & ~ArrayFlagMask) != 0
+                || (f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) == (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg))
+                return MapStatus.EINVAL;
+            if (definition.ValueSize > KmallocMax)
+                return MapStatus.E2BIG;
+        }
+        else
+        {
+            // htab_map_alloc_check
+            if ((f & ~HashFlagMask) != 0
+                || (f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) == (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg))
+                return MapStatus.EINVAL;
+            if (!lru && (f & MapFlags.NoCommonLru) != 0)
+                return MapStatus.EINVAL;
+            if (lru && (f & MapFlags.NoPrealloc) != 0)
+                return MapStatus.ENOTSUPP;
+            if (percpu && (f & MapFlags.NumaNode) != 0)
+                return MapStatus.EINVAL;
+            if (definition.MaxEntries == 0 || definition.KeySize == 0 || definition.ValueSize == 0)
+                return MapStatus.EINVAL;
+            if ((ulong)definition.KeySize + definition.ValueSize >= KmallocMax - HtabElemHeader)
+                return MapStatus.E2BIG;
+            if (percpu && ((definition.ValueSize + 7) & ~7u) > PcpuMinUnit)
+                return MapStatus.E2BIG;
+            // htab_map_alloc
+            if (definition.MaxEntries > HashMaxEntries)
+                return MapStatus.E2BIG;
+        }
+        if (definition.Name is { } name && !IsValidName(name))
+            return MapStatus.EINVAL;
+        if (definition.SpinLockOffset is uint off)
+        {
+            if (lru || percpu)
+                return MapStatus.EOPNOTSUPP;                           // map_check_btf
+            if ((off & 3) != 0 || (ulong)off + 4 > definition.ValueSize)
+                return MapStatus.EINVAL;                               // BTF: lock inside the value, aligned
+        }
+        return MapStatus.Ok;
+    }
+
+    private static bool IsValidName(string name)
+    {
+        // bpf_obj_name_cpy: at most BPF_OBJ_NAME_LEN - 1 (15) characters of [A-Za-z0-9_.].
+        if (name.Length > 15)
+            return false;
+        foreach (char c in name)
+            if (!(char.IsAsciiLetterOrDigit(c) || c == '_' || c == '.'))
+                return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Creates a map (<c>BPF_MAP_CREATE</c>): validates first (<see cref="CheckDefinition"/>), then
+    /// allocates. On success <paramref name="map"/> is open and has a <see cref="Handle"/>.
+    /// </summary>
+    public static MapStatus Create(MapDefinition definition, out BpfMap? map)
+    {
+        map = null;
+        MapStatus st = CheckDefinition(definition);
+        if (st != MapStatus.Ok)
+            return st;
+        bool isArray = definition.Type == MapType.Array;
+        uint valueBytes = definition.Type == MapType.PercpuHash
+            ? ((definition.ValueSize + 7) & ~7u) * (uint)PossibleCpus
+            : definition.ValueSize;
+        bool prealloc = (definition.Flags & MapFlags.NoPrealloc) == 0;
+        ulong seed = (definition.Flags & MapFlags.ZeroSeed) != 0 ? 0 : BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        int lockOff = definition.SpinLockOffset is uint o ? (int)o : -1;
+        Table? table = Table.Create(definition.KeySize, valueBytes, definition.MaxEntries, lockOff, isArray, prealloc, seed);
+        if (table is null)
+            return MapStatus.ENOMEM;
+        var created = new BpfMap(definition, table, valueBytes);
+        int handle = HandleTable.Add(created);
+        if (handle < 0)
+        {
+            table.Dispose();
+            return MapStatus.ENOMEM;
+        }
+        created.Handle = handle;
+        map = created;
+        return MapStatus.Ok;
+    }
+
+    /// <summary>Creates a map or throws <see cref="InvalidOperationException"/> naming the errno.</summary>
+    public static BpfMap Create(MapDefinition definition)
+    {
+        MapStatus st = Create(definition, out BpfMap? map);
+        return st == MapStatus.Ok ? map! : throw new InvalidOperationException($"BPF_MAP_CREATE failed: {st}");
+    }
+}

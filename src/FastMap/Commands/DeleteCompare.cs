@@ -1,0 +1,49 @@
+using FastMap.Internal;
+
+namespace FastMap;
+
+public sealed unsafe partial class BpfMap
+{
+    /// <summary>
+    /// The RFC's compare-and-delete after the handle, permission and key steps: window
+    /// (<c>-EINVAL</c>, overflow-safe; size 0 means the whole value), map type (<c>-EOPNOTSUPP</c>),
+    /// spin-lock value (<c>-EOPNOTSUPP</c>), compare pointer (<c>-EFAULT</c>); then under the stripe
+    /// lock absent is <c>-ENOENT</c>, a mismatch <c>-EBUSY</c>, and a match unlinks.
+    /// </summary>
+    private MapStatus DeleteCompareChecked(byte* key, byte* compare, uint offset, uint size)
+    {
+        uint valueSize = Definition.ValueSize;
+        size = size != 0 ? size : valueSize;
+        if (size > valueSize || offset > valueSize - size)
+            return MapStatus.EINVAL;
+        if (Definition.Type != MapType.Hash)
+            return MapStatus.EOPNOTSUPP;              // only htab_map_ops has map_delete_elem_cmp
+        if (_table.SpinLockOffset >= 0)
+            return MapStatus.EOPNOTSUPP;              // map->record: raw bytes would never match
+        if (compare is null)
+            return MapStatus.EFAULT;
+
+        Table t = _table;
+        uint tag = t.Tag(key);
+        MapStatus ret;
+        uint removed = ElementPool.None;
+        t.LockStripe(tag);
+        byte* e = t.Find(key, tag, out uint slot);
+        if (e is null)
+            ret = MapStatus.ENOENT;
+        // The compare reads under the stripe lock: atomic against every other writer of this key.
+        // A datapath store through an in-place reference is not excluded (nor is it in the kernel):
+        // compare a word written with one aligned store, such as a revision.
+        else if (!WindowCompare.Equal(ref *(t.ValueOf(e) + offset), ref *compare, size))
+            ret = MapStatus.EBUSY;
+        else
+        {
+            removed = t.Remove(slot);
+            ret = MapStatus.Ok;
+        }
+        t.UnlockStripe(tag);
+        if (removed != ElementPool.None)
+            ReleaseRemoved(removed);
+        return ret;
+    }
+}

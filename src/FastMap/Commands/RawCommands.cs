@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+
+namespace FastMap.Internal;
+
+/// <summary>
+/// The pointer-and-handle entry points the C ABI shims call: one line each, so the exports stay
+/// thin and .NET and C share every check. Each returns 0 (or a handle) or a negative errno.
+/// </summary>
+internal static unsafe class RawCommands
+{
+    public static int Create(uint mapType, byte* name, uint keySize, uint valueSize, uint maxEntries,
+        uint mapFlags, bool hasSpinLock, uint spinLockOffset)
+    {
+        string? n = name is null ? null : Marshal.PtrToStringUTF8((nint)name, Math.Min(StrLen(name, 17), 17));
+        var def = new MapDefinition((MapType)mapType, keySize, valueSize, maxEntries)
+        {
+            Flags = (MapFlags)mapFlags,
+            Name = string.IsNullOrEmpty(n) ? null : n,
+            SpinLockOffset = hasSpinLock ? spinLockOffset : null,
+        };
+        MapStatus st = BpfMap.Create(def, out BpfMap? map);
+        return st == MapStatus.Ok ? map!.Handle : (int)st;
+    }
+
+    private static int StrLen(byte* s, int max)
+    {
+        int i = 0;
+        while (i < max && s[i] != 0)
+            i++;
+        return i;
+    }
+
+    public static int Close(int fd)
+    {
+        BpfMap? map = HandleTable.Get(fd);
+        if (map is null)
+            return (int)MapStatus.EBADF;
+        map.Dispose();
+        return 0;
+    }
+
+    public static int Lookup(int fd, byte* key, byte* value, ulong flags) =>
+        (int)BpfMap.LookupCore(HandleTable.Get(fd), key, value, flags);
+
+    public static int Update(int fd, byte* key, byte* value, ulong flags) =>
+        (int)BpfMap.UpdateCore(HandleTable.Get(fd), key, value, flags);
+
+    public static int Delete(int fd, byte* key, ulong flags) =>
+        (int)BpfMap.DeleteCore(HandleTable.Get(fd), key, flags, null, 0, 0);
+
+    public static int DeleteCompare(int fd, byte* key, byte* compare, uint compareOffset, uint compareSize) =>
+        (int)BpfMap.DeleteCore(HandleTable.Get(fd), key, (ulong)ElemFlags.Compare, compare, compareOffset, compareSize);
+
+    public static int LookupAndDelete(int fd, byte* key, byte* value, ulong flags) =>
+        (int)BpfMap.LookupAndDeleteCore(HandleTable.Get(fd), key, value, flags);
+
+    public static int GetNextKey(int fd, byte* key, byte* nextKey) =>
+        (int)BpfMap.GetNextKeyCore(HandleTable.Get(fd), key, nextKey);
+
+    public static int Bpf(int cmd, byte* attr, uint size)
+    {
+        if (attr is null)
+            return (int)MapStatus.EFAULT;
+        if (size > 4096)
+            return (int)MapStatus.E2BIG;
+        return BpfAttr.Execute(cmd, new ReadOnlySpan<byte>(attr, (int)size));
+    }
+
+    public static byte* LookupPtr(int fd, byte* key) => HandleTable.Get(fd) is { } map ? map.LookupPointer(key) : null;
+
+    public static void ReadLock() => Epoch.Enter();
+
+    public static void ReadUnlock() => Epoch.Exit();
+}

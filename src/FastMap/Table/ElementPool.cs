@@ -1,0 +1,445 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace FastMap.Internal;
+
+/// <summary>
+/// Fixed-size elements (key, then value, each rounded up to 8 bytes) in native chunks, named by a
+/// 32-bit index, plus the map's capacity tokens. The kernel's <c>pcpu_freelist</c> is the model:
+/// state is sharded by the caller's processor so two writers rarely share a line.
+/// </summary>
+/// <remarks>
+/// <para>Locks. Each shard has one spin lock guarding its tokens, its free stack, its bump range and
+/// its three limbo stacks. A shard lock is the innermost lock: it may be taken while a stripe is
+/// held, never the other way round, and two shard locks are held together only in
+/// <see cref="TryTakeTokenSlow"/>, which takes them all in ascending order.</para>
+/// <para>Tokens (capacity). A shard's tokens plus live keys sum to <c>max_entries</c>. A new key
+/// takes one, a delete gives one back at once, so a delete followed by an insert on a full map
+/// succeeds at once, as in the kernel. Tokens never move between shards; when the caller's shard
+/// is empty, the slow path holds every shard lock, so "no token anywhere" is a true instant and
+/// <c>-E2BIG</c> is exact.</para>
+/// <para>Memory. An element that was published (a lock-free reader may hold it) is retired into the
+/// limbo stack of the epoch read under the shard lock, and becomes free only when
+/// <see cref="Epoch.IsSafe"/> says every reader that could see it has left (Epoch rule 4). An element
+/// that was never published is freed at once. When no safe element is left, the pool tries to
+/// advance the epoch, then steals from other shards, then allocates a new chunk: allocation never
+/// waits for readers, and memory stays bounded while readers make progress.</para>
+/// </remarks>
+internal sealed unsafe class ElementPool : IDisposable
+{
+    public const uint None = uint.MaxValue;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Stack
+    {
+        public uint* Items;
+        public int Count;
+        public int Capacity;
+        public long Epoch;   // limbo only: the epoch every item was retired in
+    }
+
+    // One shard per 192-byte block (three cache lines) so two processors never share one.
+    [StructLayout(LayoutKind.Sequential, Size = 192)]
+    private struct Shard
+    {
+        public int Lock;
+        public int RetiredSinceAdvance;
+        public long Tokens;
+        public uint BumpNext;   // never-used elements [BumpNext, BumpEnd)
+        public uint BumpEnd;
+        public Stack Free;
+        public Stack Limbo0;
+        public Stack Limbo1;
+        public Stack Limbo2;
+    }
+
+    /// <summary>Bytes per element: <c>round_up(key, 8) + round_up(value, 8)</c>.</summary>
+    public readonly int Stride;
+    private readonly int _shift;             // elements per chunk = 1 << _shift
+    private readonly uint _chunkMask;
+    private nint _chunkTable;                // byte*[]; grows; old tables wait for a grace period
+    private byte** _chunks => (byte**)_chunkTable;
+    private int _chunkCapacity;
+    private uint _elementCount;              // elements that exist (published chunks)
+    private readonly Shard* _shards;
+    private readonly int _shardMask;
+    private readonly int _advanceEvery;      // retires per shard between epoch-advance attempts
+    private readonly Lock _growLock = new();
+    private readonly List<nint> _blocks = [];
+    private int _disposed;
+
+    /// <summary>Creates a pool with <paramref name="tokens"/> capacity tokens.</summary>
+    /// <param name="stride">Element size in bytes (a multiple of 8).</param>
+    /// <param name="tokens">Capacity (<c>max_entries</c>); 0 for arrays, whose slots always exist.</param>
+    /// <param name="prealloc">Elements to allocate now (the kernel preallocates by default).</param>
+    /// <param name="growthHint">Expected total elements, to size chunks.</param>
+    private ElementPool(int stride, long tokens, uint prealloc, uint growthHint)
+    {
+        Stride = stride;
+        // 64 Ki elements a chunk at most (3 MiB at 48 bytes): growth stays cheap and a chunk
+        // index is one shift. Small maps use small chunks. TODO measure other chunk sizes.
+        _shift = Math.Clamp(BitOperations.Log2(BitOperations.RoundUpToPowerOf2(Math.Max(growthHint, 64u))), 6, 16);
+        _chunkMask = (1u << _shift) - 1;
+        int shards = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64));
+        _shardMask = shards - 1;
+        _shards = (Shard*)NativeBlock.AllocZeroed((nuint)(shards * sizeof(Shard)));
+        // Each attempt costs a process-wide barrier (microseconds); 1/64 of the map between
+        // attempts keeps limbo well inside the spare elements. TODO measure.
+        _advanceEvery = (int)Math.Clamp(growthHint / 64, 64u, 4096u);
+        for (int s = 0; s < shards; s++)
+            _shards[s].Tokens = tokens / shards + (s == 0 ? tokens % shards : 0);
+        _chunkCapacity = 16;
+        _chunkTable = (nint)NativeBlock.AllocZeroed((nuint)(_chunkCapacity * sizeof(byte*)));
+        if (prealloc > 0)
+            AddChunks(prealloc, spread: true);
+    }
+
+    /// <summary>Creates a pool, or returns null if the memory is not there (<c>-ENOMEM</c>).</summary>
+    public static ElementPool? Create(int stride, long tokens, uint prealloc, uint growthHint)
+    {
+        try
+        {
+            var pool = new ElementPool(stride, tokens, prealloc, growthHint);
+            if (pool._shards is null || pool._chunks is null || (prealloc > 0 && pool._elementCount < prealloc))
+            {
+                pool.Dispose();
+                return null;
+            }
+            return pool;
+        }
+        catch (OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Elements allocated so far (for memory accounting).</summary>
+    public long ElementCount => Volatile.Read(ref _elementCount);
+
+    /// <summary>Native bytes this pool holds.</summary>
+    public long Bytes => ElementCount * Stride + (long)_chunkCapacity * sizeof(byte*);
+
+    /// <summary>The caller's shard: its current processor, as the kernel uses this_cpu.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int CurrentShard() => Thread.GetCurrentProcessorId() & _shardMask;
+
+    /// <summary>The element's address. Reading it is safe while the index is reachable or in limbo.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* Address(uint index)
+    {
+        // The chunk table pointer and the chunk were published (release) before any slot named an
+        // index in them, and the reader acquired that slot word, so both loads see them.
+        byte** chunks = (byte**)Volatile.Read(ref _chunkTable);
+        return chunks[index >> _shift] + (nuint)(index & _chunkMask) * (nuint)Stride;
+    }
+
+    // ---- tokens ------------------------------------------------------------------------------
+
+    /// <summary>Takes one capacity token for a new key; false means the map is full.</summary>
+    public bool TryTakeToken(int shard)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        bool ok = s->Tokens > 0;
+        if (ok)
+            s->Tokens--;
+        UnlockShard(s);
+        return ok || TryTakeTokenSlow();
+    }
+
+    private bool TryTakeTokenSlow()
+    {
+        // All shard locks, ascending: while they are all held no token can appear or vanish, so
+        // "none anywhere" is exact (a false E2BIG here would break the capacity contract).
+        for (int i = 0; i <= _shardMask; i++)
+            LockShard(_shards + i);
+        bool ok = false;
+        for (int i = 0; i <= _shardMask && !ok; i++)
+        {
+            if (_shards[i].Tokens > 0)
+            {
+                _shards[i].Tokens--;
+                ok = true;
+            }
+        }
+        for (int i = _shardMask; i >= 0; i--)
+            UnlockShard(_shards + i);
+        return ok;
+    }
+
+    /// <summary>Gives a token back (a key was deleted, or an insert failed after taking one).</summary>
+    public void ReturnToken(int shard)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        s->Tokens++;
+        UnlockShard(s);
+    }
+
+    /// <summary>Tokens left in all shards (a racy sum, for statistics).</summary>
+    public long TokensApprox
+    {
+        get
+        {
+            long n = 0;
+            for (int i = 0; i <= _shardMask; i++)
+                n += Volatile.Read(ref _shards[i].Tokens);
+            return n;
+        }
+    }
+
+    // ---- elements ----------------------------------------------------------------------------
+
+    /// <summary>Takes an element no reader can see; <see cref="None"/> when memory is exhausted.</summary>
+    public uint Alloc(int shard)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        uint idx = PopLocked(s);
+        UnlockShard(s);
+        return idx != None ? idx : AllocSlow(shard);
+    }
+
+    private uint AllocSlow(int shard)
+    {
+        // 1. Let readers' progress free our limbo (no lock held: TryAdvance costs a barrier).
+        Epoch.TryAdvance();
+        Shard* s = _shards + shard;
+        LockShard(s);
+        uint idx = PopLocked(s);
+        UnlockShard(s);
+        if (idx != None)
+            return idx;
+        // 2. Another shard's free elements, one shard lock at a time.
+        for (int i = 1; i <= _shardMask && idx == None; i++)
+        {
+            Shard* o = _shards + ((shard + i) & _shardMask);
+            LockShard(o);
+            idx = PopLocked(o);
+            UnlockShard(o);
+        }
+        if (idx != None)
+            return idx;
+        // 3. Fresh memory: readers are slow, and we never wait for them (Epoch rule 5).
+        lock (_growLock)
+        {
+            if (!AddChunks(1u << _shift, spread: false, into: shard))
+                return None;
+        }
+        LockShard(s);
+        idx = PopLocked(s);
+        UnlockShard(s);
+        return idx;
+    }
+
+    /// <summary>Frees an element that was never published: no reader can hold it.</summary>
+    public void FreeNow(int shard, uint index)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        bool ok = Push(&s->Free, index);
+        UnlockShard(s);
+        Debug.Assert(ok, "free stack growth failed; the element leaks (harmless, counted in memory).");
+    }
+
+    /// <summary>
+    /// Retires an element after it was unlinked: it is reused only after a grace period. The
+    /// caller must have made the unlink visible (a release store) and hold no stripe lock only if
+    /// it wants the occasional epoch advance to happen here; holding one is allowed.
+    /// </summary>
+    public void Retire(int shard, uint index)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        // The tag is read under the shard lock, after the unlink (the lock's CAS orders them), so
+        // tags pushed into this shard never decrease and a bucket holding another epoch of the
+        // same residue mod 3 is at least three epochs old: safe by rule 4.
+        long e = Epoch.Current;
+        Stack* bucket = Limbo(s, e);
+        if (bucket->Count > 0 && bucket->Epoch != e)
+        {
+            Debug.Assert(Epoch.IsSafe(bucket->Epoch), "limbo bucket reused before its grace period ended");
+            MoveToFree(s, bucket);
+        }
+        bucket->Epoch = e;
+        bool ok = Push(bucket, index);
+        bool advance = ++s->RetiredSinceAdvance >= _advanceEvery;
+        if (advance)
+            s->RetiredSinceAdvance = 0;
+        UnlockShard(s);
+        Debug.Assert(ok, "limbo growth failed; the element leaks (harmless, counted in memory).");
+        if (advance)
+            Epoch.TryAdvance();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Stack* Limbo(Shard* s, long epoch) => &s->Limbo0 + (int)(epoch % 3);
+
+    private uint PopLocked(Shard* s)
+    {
+        if (s->Free.Count == 0)
+            ReclaimLocked(s);
+        if (s->Free.Count > 0)
+            return s->Free.Items[--s->Free.Count];
+        if (s->BumpNext < s->BumpEnd)
+            return s->BumpNext++;
+        return None;
+    }
+
+    private static void ReclaimLocked(Shard* s)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            Stack* b = &s->Limbo0 + i;
+            if (b->Count > 0 && Epoch.IsSafe(b->Epoch))
+                MoveToFree(s, b);
+        }
+    }
+
+    private static void MoveToFree(Shard* s, Stack* bucket)
+    {
+        if (s->Free.Count == 0)
+        {
+            // Swap the buffers: O(1), and the emptied free buffer becomes the limbo's.
+            (s->Free, *bucket) = (*bucket, s->Free);
+            s->Free.Epoch = 0;
+            bucket->Count = 0;
+            return;
+        }
+        for (int i = 0; i < bucket->Count; i++)
+            if (!Push(&s->Free, bucket->Items[i]))
+                break;
+        bucket->Count = 0;
+    }
+
+    private static bool Push(Stack* st, uint value)
+    {
+        if (st->Count == st->Capacity)
+        {
+            int cap = Math.Max(64, st->Capacity * 2);
+            void* grown;
+            try
+            {
+                grown = NativeMemory.Realloc(st->Items, (nuint)cap * sizeof(uint));
+            }
+            catch (OutOfMemoryException)
+            {
+                return false;
+            }
+            st->Items = (uint*)grown;
+            st->Capacity = cap;
+        }
+        st->Items[st->Count++] = value;
+        return true;
+    }
+
+    /// <summary>Adds <paramref name="count"/> fresh elements (rounded up to whole chunks). Caller holds
+    /// <c>_growLock</c> or is the constructor.</summary>
+    private bool AddChunks(uint count, bool spread, int into = 0)
+    {
+        uint chunkElems = 1u << _shift;
+        uint chunks = (count + chunkElems - 1) >> _shift;
+        ulong total = (ulong)_elementCount + (ulong)chunks * chunkElems;
+        if (total >= None - 1)
+            return false; // indices are 32-bit, with two values reserved by the slot encoding
+        byte* block = (byte*)NativeBlock.AllocZeroed((nuint)chunks * chunkElems * (nuint)Stride);
+        if (block is null)
+            return false;
+        _blocks.Add((nint)block);
+        uint first = _elementCount;
+        int firstChunk = (int)(first >> _shift);
+        if (firstChunk + (int)chunks > _chunkCapacity)
+        {
+            int cap = Math.Max(_chunkCapacity * 2, firstChunk + (int)chunks);
+            byte** grown = (byte**)NativeBlock.AllocZeroed((nuint)cap * (nuint)sizeof(byte*));
+            if (grown is null)
+                return false;
+            Buffer.MemoryCopy(_chunks, grown, (long)cap * sizeof(byte*), (long)_chunkCapacity * sizeof(byte*));
+            for (uint c = 0; c < chunks; c++)
+                grown[firstChunk + c] = block + (nuint)c * chunkElems * (nuint)Stride;
+            byte** old = _chunks;
+            _chunkCapacity = cap;
+            // Release: a reader that loads the new table sees its filled entries.
+            Volatile.Write(ref _chunkTable, (nint)grown);
+            Epoch.DeferFree(old); // readers may still index the old table (its entries stay valid)
+        }
+        else
+        {
+            for (uint c = 0; c < chunks; c++)
+                _chunks[firstChunk + c] = block + (nuint)c * chunkElems * (nuint)Stride;
+        }
+        uint added = chunks * chunkElems;
+        // Hand the new range out as bump ranges: one shard (growth) or split over all (prealloc).
+        if (spread)
+        {
+            uint per = added / (uint)(_shardMask + 1);
+            uint next = first;
+            for (int i = 0; i <= _shardMask; i++)
+            {
+                uint n = i == _shardMask ? first + added - next : per;
+                _shards[i].BumpNext = next;
+                _shards[i].BumpEnd = next + n;
+                next += n;
+            }
+        }
+        else
+        {
+            Shard* s = _shards + into;
+            LockShard(s);
+            for (uint i = s->BumpNext; i < s->BumpEnd; i++) // keep any unused bump range
+                Push(&s->Free, i);
+            s->BumpNext = first;
+            s->BumpEnd = first + added;
+            UnlockShard(s);
+        }
+        Volatile.Write(ref _elementCount, first + added);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LockShard(Shard* s)
+    {
+        // Shard critical sections are a few instructions; contention means the other core holds it.
+        if (Interlocked.CompareExchange(ref s->Lock, 1, 0) != 0)
+            SpinLockSlow(&s->Lock);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnlockShard(Shard* s) => Volatile.Write(ref s->Lock, 0); // release: our writes first
+
+    internal static void SpinLockSlow(int* word)
+    {
+        var spin = new SpinWait();
+        do
+        {
+            // Never sleeps: a holder may be inside a read-side section, and sleeping here would only
+            // delay it (locks are held for bounded work and never across a grace-period wait).
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+        while (Volatile.Read(ref *word) != 0 || Interlocked.CompareExchange(ref *word, 1, 0) != 0);
+    }
+
+    /// <summary>Frees everything. Only after a grace period following the map's close.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        foreach (nint b in _blocks)
+            NativeBlock.Free((void*)b);
+        _blocks.Clear();
+        if (_shards is not null)
+        {
+            for (int i = 0; i <= _shardMask; i++)
+            {
+                NativeMemory.Free(_shards[i].Free.Items);
+                NativeMemory.Free(_shards[i].Limbo0.Items);
+                NativeMemory.Free(_shards[i].Limbo1.Items);
+                NativeMemory.Free(_shards[i].Limbo2.Items);
+            }
+            NativeBlock.Free(_shards);
+        }
+        NativeBlock.Free(_chunks);
+    }
+}
