@@ -62,7 +62,8 @@ internal sealed unsafe class ElementPool : IDisposable
     private nint _chunkTable;                // byte*[]; grows; old tables wait for a grace period
     private byte** _chunks => (byte**)_chunkTable;
     private int _chunkCapacity;
-    private uint _elementCount;              // elements that exist (published chunks)
+    private uint _elementCount;              // elements that exist (memory accounting)
+    private uint _nextIndex;                 // first index of the next chunk
     private readonly Shard* _shards;
     private readonly int _shardMask;
     private readonly int _advanceEvery;      // retires per shard between epoch-advance attempts
@@ -335,50 +336,52 @@ internal sealed unsafe class ElementPool : IDisposable
         return true;
     }
 
-    /// <summary>Adds <paramref name="count"/> fresh elements (rounded up to whole chunks). Caller holds
+    /// <summary>Adds <paramref name="count"/> fresh elements in one block. Indices are chunk-aligned
+    /// (a chunk is <c>1 &lt;&lt; _shift</c> indices) but the block holds only <paramref name="count"/>
+    /// elements: the tail of its last chunk is index space that is never handed out. Caller holds
     /// <c>_growLock</c> or is the constructor.</summary>
     private bool AddChunks(uint count, bool spread, int into = 0)
     {
         uint chunkElems = 1u << _shift;
         uint chunks = (count + chunkElems - 1) >> _shift;
-        ulong total = (ulong)_elementCount + (ulong)chunks * chunkElems;
-        if (total >= None - 1)
+        ulong end = (ulong)_nextIndex + (ulong)chunks * chunkElems;
+        if (end >= None - 1)
             return false; // indices are 32-bit, with two values reserved by the slot encoding
-        byte* block = (byte*)NativeBlock.AllocZeroed((nuint)chunks * chunkElems * (nuint)Stride);
+        byte* block = (byte*)NativeBlock.AllocZeroed((nuint)count * (nuint)Stride);
         if (block is null)
             return false;
         _blocks.Add((nint)block);
-        uint first = _elementCount;
+        uint first = _nextIndex;
         int firstChunk = (int)(first >> _shift);
+        byte** table = _chunks;
+        int cap = _chunkCapacity;
         if (firstChunk + (int)chunks > _chunkCapacity)
         {
-            int cap = Math.Max(_chunkCapacity * 2, firstChunk + (int)chunks);
-            byte** grown = (byte**)NativeBlock.AllocZeroed((nuint)cap * (nuint)sizeof(byte*));
-            if (grown is null)
+            cap = Math.Max(_chunkCapacity * 2, firstChunk + (int)chunks);
+            table = (byte**)NativeBlock.AllocZeroed((nuint)cap * (nuint)sizeof(byte*));
+            if (table is null)
                 return false;
-            Buffer.MemoryCopy(_chunks, grown, (long)cap * sizeof(byte*), (long)_chunkCapacity * sizeof(byte*));
-            for (uint c = 0; c < chunks; c++)
-                grown[firstChunk + c] = block + (nuint)c * chunkElems * (nuint)Stride;
+            Buffer.MemoryCopy(_chunks, table, (long)cap * sizeof(byte*), (long)_chunkCapacity * sizeof(byte*));
+        }
+        for (uint c = 0; c < chunks; c++)
+            table[firstChunk + c] = block + (nuint)c * chunkElems * (nuint)Stride;
+        if (table != _chunks)
+        {
             byte** old = _chunks;
             _chunkCapacity = cap;
             // Release: a reader that loads the new table sees its filled entries.
-            Volatile.Write(ref _chunkTable, (nint)grown);
+            Volatile.Write(ref _chunkTable, (nint)table);
             Epoch.DeferFree(old); // readers may still index the old table (its entries stay valid)
         }
-        else
-        {
-            for (uint c = 0; c < chunks; c++)
-                _chunks[firstChunk + c] = block + (nuint)c * chunkElems * (nuint)Stride;
-        }
-        uint added = chunks * chunkElems;
+        _nextIndex = (uint)end;
         // Hand the new range out as bump ranges: one shard (growth) or split over all (prealloc).
         if (spread)
         {
-            uint per = added / (uint)(_shardMask + 1);
+            uint per = count / (uint)(_shardMask + 1);
             uint next = first;
             for (int i = 0; i <= _shardMask; i++)
             {
-                uint n = i == _shardMask ? first + added - next : per;
+                uint n = i == _shardMask ? first + count - next : per;
                 _shards[i].BumpNext = next;
                 _shards[i].BumpEnd = next + n;
                 next += n;
@@ -391,10 +394,10 @@ internal sealed unsafe class ElementPool : IDisposable
             for (uint i = s->BumpNext; i < s->BumpEnd; i++) // keep any unused bump range
                 Push(&s->Free, i);
             s->BumpNext = first;
-            s->BumpEnd = first + added;
+            s->BumpEnd = first + count;
             UnlockShard(s);
         }
-        Volatile.Write(ref _elementCount, first + added);
+        Volatile.Write(ref _elementCount, _elementCount + count);
         return true;
     }
 
