@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every FastMap test: the managed suite (xunit), the compare-window tests again with SIMD
+# disabled (scalar path), and the C suite (CTest) against an installed libfastmap.so.
+# Usage: ./test.sh            (from a fresh clone; needs the .NET 10 SDK, gcc, cmake, pkg-config)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+passed=0
+failed=0
+count() { # add up the "Failed: F, Passed: P" summaries that dotnet test prints
+    local f p
+    f=$(grep -oE 'Failed: +[0-9]+' "$1" | awk '{s+=$2} END {print s+0}')
+    p=$(grep -oE 'Passed: +[0-9]+' "$1" | awk '{s+=$2} END {print s+0}')
+    passed=$((passed + p)); failed=$((failed + f))
+}
+log=$(mktemp)
+status=0
+
+echo "== managed tests (xunit)"
+dotnet test tests/FastMap.Tests -c Release 2>&1 | tee "$log" || status=1
+count "$log"
+
+echo "== compare-window tests with hardware intrinsics off (scalar path)"
+DOTNET_EnableHWIntrinsic=0 dotnet test tests/FastMap.Tests -c Release --no-build --filter "Category=Compare" 2>&1 | tee "$log" || status=1
+count "$log"
+
+echo "== C ABI tests (NativeAOT libfastmap.so, CTest)"
+scripts/build-native.sh 2>&1 | tee "$log" || status=1
+c_pass=$(grep -oE '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1 || true)
+if [ -n "$c_pass" ]; then
+    total=$(echo "$c_pass" | grep -oE '[0-9]+$'); cf=$(echo "$c_pass" | grep -oE '[0-9]+ tests failed' | grep -oE '^[0-9]+')
+    passed=$((passed + total - cf)); failed=$((failed + cf))
+else
+    failed=$((failed + 1)); status=1
+fi
+rm -f "$log"
+
+echo
+echo "all: $passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
