@@ -104,7 +104,8 @@ struct fm_map_create_opts {
  * Declares and zero-initialises an opts struct named NAME with its sz set,
  * then applies designated initialisers:
  * `FM_OPTS(fm_map_create_opts, o, .map_flags = FM_F_NO_PREALLOC);`
- * (libbpf's LIBBPF_OPTS; the memset also zeroes padding, which the size
+ * (libbpf's LIBBPF_OPTS, and like it a GNU C statement expression: GCC or Clang;
+ * the memset also zeroes padding, which the size
  * check inspects).
  */
 #define FM_OPTS(TYPE, NAME, ...)                                        \
@@ -117,6 +118,7 @@ struct fm_map_create_opts {
  * @brief Creates a map (BPF_MAP_CREATE).
  * @param map_type    FM_MAP_TYPE_*.
  * @param name        map name (alnum, '_' and '.', at most 15 characters) or NULL.
+ *                    Unlike libbpf, a longer name is refused rather than truncated.
  * @param key_size    key size in bytes (4 for FM_MAP_TYPE_ARRAY).
  * @param value_size  value size in bytes.
  * @param max_entries capacity.
@@ -187,8 +189,9 @@ FM_API int fm_map_delete_elem(int fd, const void *key);
  * @brief Delete with flags (BPF_MAP_DELETE_ELEM).
  * @param fd    map handle.
  * @param key   key_size bytes.
- * @param flags 0; any other flag (FM_F_COMPARE included: use fm_map_delete_elem_cmp()) gives -EINVAL.
- * @return as fm_map_delete_elem(), and -EINVAL for flags, checked before the handle.
+ * @param flags 0. FM_F_COMPARE here is compare-and-delete with no compare bytes (-EFAULT, as
+ *              bpf(2) answers); use fm_map_delete_elem_cmp() instead. Any other flag: -EINVAL.
+ * @return as fm_map_delete_elem(), and -EINVAL for unknown flags, checked before the handle.
  */
 FM_API int fm_map_delete_elem_flags(int fd, const void *key, uint64_t flags);
 
@@ -243,8 +246,9 @@ FM_API int fm_map_get_next_key(int fd, const void *key, /*out*/ void *next_key);
  * @param attr the union bpf_attr; BPF_MAP_CREATE writes nothing back (the handle is the return).
  * @param size bytes of @p attr the caller passes.
  * @return what the command returns (BPF_MAP_CREATE: a handle), or -EINVAL (unknown command,
- *   nonzero bytes after the command's last field), -E2BIG (size larger than a page with
- *   nonzero bytes past the library's attr), -EFAULT (attr NULL), or the command's errors.
+ *   nonzero bytes after the command's last field), -E2BIG (size larger than a page, or nonzero
+ *   bytes past the end of the library's union bpf_attr), -EFAULT (attr NULL), or the command's
+ *   errors as listed for the fm_map_* function of the same command.
  */
 FM_API int fm_bpf(int cmd, void *attr, unsigned int size);
 
@@ -260,7 +264,8 @@ FM_API void fm_read_lock(void);
 
 /**
  * @brief Leaves a read-side section entered by fm_read_lock() on the same thread.
- * Calling it without a matching fm_read_lock() is a programming error and aborts the process.
+ * Calling it without a matching fm_read_lock() is a programming error: the process may be
+ * aborted, or later sections of that thread may fail to protect their pointers.
  */
 FM_API void fm_read_unlock(void);
 
@@ -271,8 +276,8 @@ FM_API void fm_read_unlock(void);
  * datapath's in-place refresh); a writer of more than one aligned word races with readers.
  * @param fd  map handle.
  * @param key key_size bytes.
- * @return the value pointer, or NULL with errno set: ENOENT (absent, or not an open hash
- *   handle), EFAULT (key NULL).
+ * @return the value pointer, or NULL with errno set: ENOENT (absent, or not an open
+ *   handle), EFAULT (key NULL). Array maps answer too (every index < max_entries exists).
  */
 FM_API void *fm_map_lookup_elem_ptr(int fd, const void *key);
 

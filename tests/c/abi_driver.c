@@ -39,14 +39,6 @@ static int hash(uint32_t max)
 	return fm_map_create(FM_MAP_TYPE_HASH, "drv_hash", sizeof(uint32_t), sizeof(struct val), max, NULL);
 }
 
-/* An int call must fail with -E and leave errno == E. */
-#define CHECK_ERR(call, e)                 \
-	do {                               \
-		errno = 0;                 \
-		CHECK_RET(call, -(e));     \
-		CHECK_RET(errno, (e));     \
-	} while (0)
-
 static void test_create(void)
 {
 	int fd;
@@ -458,6 +450,8 @@ int main(void)
 	test_read_section();
 	test_array_and_close();
 	test_bpf_entry();
-	printf("abi_driver: %d checks passed\n", fm_check_no);
+	printf("abi_driver: %d checks passed\n", fm_checks_run);
 	return 0;
 }
+
+CHECK_SITES_FIT();

@@ -2,8 +2,9 @@
  * section, must leave nothing growing behind (epoch slots, handles, memory). Threads run in
  * small waves so at most WAVE are alive at once.
  *
- * What is checked: every call of every thread succeeds; afterwards the map answers normally and
- * a new handle can still be created; and resident memory after all threads is within a bound of
+ * What is checked: every call of every thread succeeds; handles (each worker opens and closes
+ * one) stay below the number of threads alive at once; afterwards the map answers normally;
+ * and resident memory after all threads is within a bound of
  * what it was after the first tenth of them (a per-thread leak of even ~1 KiB would exceed it).
  * Usage: churn [threads] [max-growth-KiB]. */
 #define _GNU_SOURCE
@@ -27,13 +28,14 @@ struct val {
 
 static int g_fd;
 static unsigned long g_failures;
+static int g_max_handle;
 
 static void *worker(void *arg)
 {
 	uint32_t k = (uint32_t)(uintptr_t)arg;
 	struct val v = { k, ~(uint64_t)k }, out;
 	struct val *p;
-	int bad = 0;
+	int bad = 0, fd, seen;
 
 	bad |= fm_map_update_elem(g_fd, &k, &v, FM_NOEXIST) != 0;
 	fm_read_lock();
@@ -45,6 +47,13 @@ static void *worker(void *arg)
 	bad |= fm_map_lookup_elem(g_fd, &k, &out) != 0 || out.revision != (uint64_t)k + 1;
 	v.revision = (uint64_t)k + 1;
 	bad |= fm_map_delete_elem_cmp(g_fd, &k, &v.revision, 0, 8) != 0;
+	/* A handle of its own: handles are lowest-free, so they must not climb with thread count. */
+	fd = fm_map_create(FM_MAP_TYPE_HASH, NULL, sizeof(k), sizeof(v), 1, NULL);
+	bad |= fd < 0 || fm_map_update_elem(fd, &k, &v, FM_ANY) != 0 || fm_map_close(fd) != 0;
+	seen = __atomic_load_n(&g_max_handle, __ATOMIC_RELAXED);
+	while (fd > seen && !__atomic_compare_exchange_n(&g_max_handle, &seen, fd, 0,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	if (bad)
 		__atomic_add_fetch(&g_failures, 1, __ATOMIC_RELAXED);
 	return NULL;
@@ -92,10 +101,12 @@ int main(int argc, char **argv)
 	rss_warm = rss_kib();
 	run(warm, threads);
 	rss_end = rss_kib();
-	printf("churn: %u threads, %lu failed, RSS %ld KiB after %u threads, %ld KiB after all "
-	       "(growth %ld KiB, bound %ld KiB)\n", threads, g_failures, rss_warm, warm, rss_end,
+	printf("churn: %u threads, %lu failed, highest handle %d, RSS %ld KiB after %u threads, %ld KiB after all "
+	       "(growth %ld KiB, bound %ld KiB)\n", threads, g_failures, g_max_handle, rss_warm, warm, rss_end,
 	       rss_end - rss_warm, max_growth);
 	CHECK(g_failures == 0);
+	/* The churn map plus at most WAVE live worker maps, whatever the thread count. */
+	CHECK(g_max_handle <= g_fd + WAVE + 1);
 	CHECK(rss_warm > 0 && rss_end > 0);
 	CHECK(rss_end - rss_warm <= max_growth);
 
@@ -111,3 +122,5 @@ int main(int argc, char **argv)
 	CHECK_RET(fm_map_close(g_fd), 0);
 	return 0;
 }
+
+CHECK_SITES_FIT();

@@ -44,3 +44,5 @@ int main(int argc, char **argv)
 	/* No dlclose: a NativeAOT library cannot be unloaded, like any library that starts a runtime. */
 	return 0;
 }
+
+CHECK_SITES_FIT();

@@ -173,6 +173,8 @@ int main(void)
 	CHECK_RET(fm_map_close(afd), 0);
 	CHECK_RET(fm_map_close(fd), 0);
 
-	printf("rfc_selftest: %d checks passed\n", fm_check_no);
+	printf("rfc_selftest: %d checks passed\n", fm_checks_run);
 	return 0;
 }
+
+CHECK_SITES_FIT();

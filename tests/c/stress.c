@@ -157,3 +157,5 @@ int main(int argc, char **argv)
 	free(g_confirmed);
 	return 0;
 }
+
+CHECK_SITES_FIT();
