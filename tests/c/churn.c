@@ -59,6 +59,16 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Exits while inside a read-side section (a bug in the caller, but one the library must survive). */
+static void *exit_inside_section(void *arg)
+{
+	uint32_t k = (uint32_t)(uintptr_t)arg;
+
+	fm_read_lock();
+	(void)fm_map_lookup_elem_ptr(g_fd, &k);
+	return NULL;
+}
+
 static long rss_kib(void)
 {
 	long pages = 0, resident = 0;
@@ -118,6 +128,23 @@ int main(int argc, char **argv)
 	fm_read_unlock();
 	fd2 = fm_map_create(FM_MAP_TYPE_HASH, NULL, 4, 16, 4, NULL);
 	CHECK(fd2 >= 0);
+
+	/* Threads that exit inside a section hold back reuse until their slots are reclaimed, but
+	 * must never block anyone: delete/insert cycles on a full map keep succeeding. */
+	for (k = 0; k < WAVE; k++) {
+		pthread_t t;
+
+		CHECK_RET(pthread_create(&t, NULL, exit_inside_section, (void *)(uintptr_t)k), 0);
+		CHECK_RET(pthread_join(t, NULL), 0);
+	}
+	for (k = 0; k < 4; k++)
+		CHECK_RET(fm_map_update_elem(fd2, &k, &v, FM_NOEXIST), 0);
+	for (k = 0; k < threads; k++) {
+		uint32_t slot = k % 4;
+
+		CHECK_RET(fm_map_delete_elem(fd2, &slot), 0);
+		CHECK_RET(fm_map_update_elem(fd2, &slot, &v, FM_NOEXIST), 0);
+	}
 	CHECK_RET(fm_map_close(fd2), 0);
 	CHECK_RET(fm_map_close(g_fd), 0);
 	return 0;
