@@ -388,6 +388,34 @@ static void test_read_section(void)
 	CHECK_RET(fm_map_close(fd), 0);
 }
 
+/* Values stay 8-byte aligned whatever the key size (the kernel rounds the key up to 8). */
+static void test_value_alignment(void)
+{
+	static const uint32_t key_sizes[] = { 1, 3, 4, 5, 7, 9, 13, 16, 33 };
+	uint8_t key[64];
+	uint64_t value[3] = { 1, 2, 3 };
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < sizeof(key_sizes) / sizeof(key_sizes[0]); i++) {
+		int fd = fm_map_create(FM_MAP_TYPE_HASH, NULL, key_sizes[i], sizeof(value), 16, NULL);
+
+		CHECK(fd >= 0);
+		for (j = 0; j < 16; j++) {
+			void *p;
+
+			memset(key, (int)j, sizeof(key));
+			CHECK_RET(fm_map_update_elem(fd, key, value, FM_NOEXIST), 0);
+			fm_read_lock();
+			p = fm_map_lookup_elem_ptr(fd, key);
+			CHECK(p != NULL && ((uintptr_t)p & 7) == 0);
+			CHECK(memcmp(p, value, sizeof(value)) == 0);
+			fm_read_unlock();
+		}
+		CHECK_RET(fm_map_close(fd), 0);
+	}
+}
+
 static void test_array_and_close(void)
 {
 	uint32_t k = 0, big = 4;
@@ -448,6 +476,7 @@ int main(void)
 	test_lookup_and_delete();
 	test_get_next_key();
 	test_read_section();
+	test_value_alignment();
 	test_array_and_close();
 	test_bpf_entry();
 	printf("abi_driver: %d checks passed\n", fm_checks_run);
