@@ -1,0 +1,41 @@
+using FastMap.Stress.Run;
+
+namespace FastMap.Stress.Report;
+
+/// <summary>Medians over rounds of one (size, workload, threads, system).</summary>
+public sealed record OpSummary(string Size, int MaxEntries, string Workload, int Threads, string System, int Rounds,
+    double Mops, double MopsSd, double NsPerOp, double P50, double P99, double P999, double AllocMax, long Errors);
+
+public sealed record GcSummary(string Size, int MaxEntries, string System, string Variant, bool Atomic, int Rounds,
+    double CollectorEntriesPerSec, double DeletedPerSec, long WrongTotal, double WrongPerSec, double WriterOpsPerSec);
+
+public sealed class Summary
+{
+    public static readonly string[] FastMapSystems = ["FastMap", "FastMap-C"];
+    public readonly List<OpSummary> Ops;
+    public readonly List<GcSummary> Gc;
+
+    public Summary(RunResults r)
+    {
+        Ops = [.. r.Ops.GroupBy(x => (x.Size, x.MaxEntries, x.Workload, x.Threads, x.System)).Select(g => new OpSummary(
+            g.Key.Size, g.Key.MaxEntries, g.Key.Workload, g.Key.Threads, g.Key.System, g.Count(),
+            Stats.Median(g.Select(x => x.Mops)), Stats.StdDev(g.Select(x => x.Mops)), Stats.Median(g.Select(x => x.NsPerOp)),
+            Stats.Median(g.Select(x => x.P50)), Stats.Median(g.Select(x => x.P99)), Stats.Median(g.Select(x => x.P999)),
+            g.Max(x => x.AllocBytesPerOp), g.Sum(x => x.Errors)))];
+        Gc = [.. r.Gc.GroupBy(x => (x.Size, x.MaxEntries, x.System, x.Variant, x.Atomic)).Select(g => new GcSummary(
+            g.Key.Size, g.Key.MaxEntries, g.Key.System, g.Key.Variant, g.Key.Atomic, g.Count(),
+            Stats.Median(g.Select(x => x.CollectorEntriesPerSec)), Stats.Median(g.Select(x => x.DeletedPerSec)),
+            g.Sum(x => x.Wrong), Stats.Median(g.Select(x => x.WrongPerSec)), Stats.Median(g.Select(x => x.WriterOpsPerSec))))];
+    }
+
+    public OpSummary? Find(string size, string workload, int threads, string system) =>
+        Ops.FirstOrDefault(x => x.Size == size && x.Workload == workload && x.Threads == threads && x.System == system);
+
+    /// <summary>Throughput ratio a/b (medians of the same run), NaN when either is missing.</summary>
+    public double Ratio(string size, string workload, int threads, string a, string b)
+    {
+        var x = Find(size, workload, threads, a);
+        var y = Find(size, workload, threads, b);
+        return x is null || y is null || y.Mops <= 0 ? double.NaN : x.Mops / y.Mops;
+    }
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text;
+using FastMap.Stress.Run;
+using FastMap.Stress.Systems;
+
+namespace FastMap.Stress.Report;
+
+/// <summary>Writes results.md, results.csv and results-rounds.csv.</summary>
+public static class Writer
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private static string F(double x, string fmt = "F2") => double.IsNaN(x) ? "n/a" : x.ToString(fmt, Inv);
+
+    /// <summary>Mops/s with enough digits for the kernel's ~1 Mops and FastMap's tens.</summary>
+    private static string M(double x) => double.IsNaN(x) ? "n/a" : x >= 100 ? x.ToString("F0", Inv) : x >= 1 ? x.ToString("F2", Inv) : x.ToString("F3", Inv);
+
+    public static void Markdown(string path, StressOptions o, string commandLine, RunResults r, Summary s,
+        List<TargetCheck> targets, IReadOnlyList<MapSystem> used, IReadOnlyList<(string Name, string Reason)> skipped,
+        IReadOnlyList<string> plots)
+    {
+        var b = new StringBuilder();
+        b.AppendLine($"# FastMap stress run, {r.Started:yyyy-MM-dd HH:mm} UTC");
+        b.AppendLine();
+        b.AppendLine("Workloads of `shared/bench/WORKLOADS.md` (16-byte keys, 32-byte values, revision at offset 0; prefill 3/4 of `max_entries`).");
+        b.AppendLine("Ratios compare medians of the same run; peers are interleaved within each round and the system order rotates per round.");
+        b.AppendLine();
+        b.AppendLine("## Command");
+        b.AppendLine();
+        b.AppendLine("```");
+        b.AppendLine(commandLine);
+        b.AppendLine("```");
+        b.AppendLine();
+        b.AppendLine($"Options: `{o.Describe()}`. Warm-up {F(o.WarmupSeconds * 1000, "F0")} ms before each timed part; run took {(r.Finished - r.Started).TotalSeconds:F0} s.");
+        b.AppendLine();
+        b.AppendLine("## Machine");
+        b.AppendLine();
+        b.AppendLine("| | |");
+        b.AppendLine("| --- | --- |");
+        foreach (var (k, v) in Machine.Describe()) b.AppendLine($"| {k} | {v.Replace("|", "/")} |");
+        b.AppendLine();
+        b.AppendLine("## Systems");
+        b.AppendLine();
+        foreach (var sys in used) b.AppendLine($"- **{sys.Name}**: {sys.Notes}{(sys.MaxThreads == 1 ? "" : "")}");
+        foreach (var (n, why) in skipped) b.AppendLine($"- ~~{n}~~ skipped: {why}");
+        b.AppendLine();
+        b.AppendLine("How measured: each thread runs the op on its own random key order (generated and copied to a per-thread array before the timed loop). " +
+                     $"Every {Loops.SampleEvery}th iteration is timed alone with `Stopwatch.GetTimestamp` into an HdrHistogram (so percentiles include the ~timer overhead above; " +
+                     "for churn and cmpdel-match one sample is the pair of ops). Mops/s is aggregate over threads; ns/op is per thread (threads / throughput). " +
+                     "B/op: `GC.GetAllocatedBytesForCurrentThread` around each timed loop, summed over threads, the largest over rounds.");
+        if (r.Notes.Count > 0)
+        {
+            b.AppendLine();
+            b.AppendLine("## Notes from the run");
+            b.AppendLine();
+            foreach (var n in r.Notes) b.AppendLine($"- {n}");
+        }
+        b.AppendLine();
+        b.AppendLine("## Targets (issue 4)");
+        b.AppendLine();
+        b.AppendLine("| target | where | system | value | goal | verdict |");
+        b.AppendLine("| --- | --- | --- | ---: | ---: | --- |");
+        foreach (var t in targets)
+            b.AppendLine($"| {t.Target} | {t.Where} | {t.System} | {F(t.Value)}{t.Unit} | {F(t.Goal, "G")}{t.Unit} | {t.Verdict}{(t.Met == false && t.Goal > 0 && t.Unit == "x" ? $" ({F(t.Value / t.Goal * 100, "F0")}% of goal)" : "")} |");
+
+        foreach (var size in s.Ops.Select(x => (x.Size, x.MaxEntries)).Distinct())
+        {
+            b.AppendLine();
+            b.AppendLine($"## Size {size.Size} ({size.MaxEntries:N0} max_entries, {size.MaxEntries / 4 * 3:N0} prefilled)");
+            foreach (var w in s.Ops.Where(x => x.Size == size.Size).Select(x => x.Workload).Distinct())
+            {
+                b.AppendLine();
+                b.AppendLine($"### {w}");
+                b.AppendLine();
+                b.AppendLine("| system | threads | Mops/s (median ± sd) | ns/op | p50 ns | p99 ns | p99.9 ns | B/op | errors | FastMap/this | FastMap-C/this |");
+                b.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+                foreach (var x in s.Ops.Where(x => x.Size == size.Size && x.Workload == w).OrderBy(x => x.Threads).ThenByDescending(x => x.Mops))
+                    b.AppendLine($"| {x.System} | {x.Threads} | {M(x.Mops)} ± {M(x.MopsSd)} | {F(x.NsPerOp, "F1")} | {F(x.P50, "F0")} | {F(x.P99, "F0")} | {F(x.P999, "F0")} | {F(x.AllocMax, "F1")} | {x.Errors} | " +
+                                 $"{F(s.Ratio(x.Size, w, x.Threads, "FastMap", x.System))} | {F(s.Ratio(x.Size, w, x.Threads, "FastMap-C", x.System))} |");
+            }
+        }
+
+        if (r.Dram.Count > 0)
+        {
+            b.AppendLine();
+            b.AppendLine("## DRAM reference");
+            b.AppendLine();
+            b.AppendLine($"Dependent pointer chase over {r.Dram[0].BufferBytes >> 20} MiB (one random cycle through 64-byte lines): " +
+                         $"**{F(Stats.Median(r.Dram.Select(d => d.NsPerHop)), "F1")} ns** per access (median of {r.Dram.Count}; one access = {F(1e3 / Stats.Median(r.Dram.Select(d => d.NsPerHop)), "F1")} M/s on one thread). " +
+                         "An L-size op that misses the cache once cannot be faster than this on one thread.");
+        }
+
+        if (s.Gc.Count > 0)
+        {
+            b.AppendLine();
+            b.AppendLine("## gc-race");
+            b.AppendLine();
+            b.AppendLine("One writer refreshes random present keys (`update`: update with a new revision; `inplace`: one aligned 8-byte store of the revision into the value through the in-place lookup inside a read section). " +
+                         "One collector scans chunks of at most 65,536 keys, snapshots revisions, then deletes a random third (`delete`: plain delete; `cmpdel`: compare-and-delete on the snapshot revision; the kernel's `cmpdel` is lookup + delete, not atomic) and re-inserts what it deleted, untimed. " +
+                         "A deletion is *wrong* when a refresh newer than the snapshot had completed before the collector called delete (a lower bound for plain delete, exact for compare-and-delete).");
+            b.AppendLine();
+            b.AppendLine("| size | system | variant | atomic | collector Mentries/s | deleted M/s | wrong deletions | wrong/s | writer Mops/s |");
+            b.AppendLine("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var g in s.Gc.OrderBy(g => g.MaxEntries).ThenBy(g => g.System).ThenBy(g => g.Variant))
+                b.AppendLine($"| {g.Size} | {g.System} | {g.Variant} | {(g.Variant.EndsWith("cmpdel", StringComparison.Ordinal) ? (g.Atomic ? "yes" : "no") : "-")} | {M(g.CollectorEntriesPerSec / 1e6)} | {M(g.DeletedPerSec / 1e6)} | {g.WrongTotal} | {F(g.WrongPerSec, "F0")} | {M(g.WriterOpsPerSec / 1e6)} |");
+        }
+
+        b.AppendLine();
+        b.AppendLine("## Memory");
+        b.AppendLine();
+        b.AppendLine("Measured around create + prefill: managed peers by GC heap delta, native ones by process RSS delta, the kernel by its own `memlock` accounting (fdinfo). " +
+                     "B/entry divides by the prefilled entries; B/max_entry by `max_entries`.");
+        b.AppendLine();
+        b.AppendLine("| size | system | measured by | MiB | B/entry | B/max_entry | prefill s |");
+        b.AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: |");
+        foreach (var m in r.Memory)
+            b.AppendLine($"| {m.Size} | {m.System} | {m.Kind} | {F(m.Bytes / 1048576.0, "F1")} | {F(m.PerEntry, "F1")} | {F(m.PerMaxEntry, "F1")} | {F(m.PrefillSeconds)} |");
+
+        if (plots.Count > 0)
+        {
+            b.AppendLine();
+            b.AppendLine("## Plots");
+            b.AppendLine();
+            foreach (var p in plots) b.AppendLine($"![{Path.GetFileNameWithoutExtension(p)}]({Path.GetFileName(p)})");
+        }
+        File.WriteAllText(path, b.ToString());
+    }
+
+    public static void Csv(string path, RunResults r, Summary s)
+    {
+        var b = new StringBuilder();
+        b.AppendLine("kind,size,max_entries,workload,variant,system,threads,rounds,mops_median,mops_sd,ns_per_op,p50_ns,p99_ns,p999_ns,alloc_bytes_per_op,errors,collector_entries_per_s,deleted_per_s,wrong_deletions,wrong_per_s,writer_ops_per_s,mem_bytes,bytes_per_entry,bytes_per_max_entry,ns_per_access");
+        foreach (var x in s.Ops)
+            b.AppendLine(string.Join(',', "op", x.Size, x.MaxEntries, x.Workload, "", x.System, x.Threads, x.Rounds, C(x.Mops), C(x.MopsSd), C(x.NsPerOp), C(x.P50), C(x.P99), C(x.P999), C(x.AllocMax), x.Errors, "", "", "", "", "", "", "", "", ""));
+        foreach (var g in s.Gc)
+            b.AppendLine(string.Join(',', "gc-race", g.Size, g.MaxEntries, "gc-race", g.Variant, g.System, 2, g.Rounds, "", "", "", "", "", "", "", "", C(g.CollectorEntriesPerSec), C(g.DeletedPerSec), g.WrongTotal, C(g.WrongPerSec), C(g.WriterOpsPerSec), "", "", "", ""));
+        foreach (var m in r.Memory)
+            b.AppendLine(string.Join(',', "memory", m.Size, m.MaxEntries, "", m.Kind, m.System, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", m.Bytes, C(m.PerEntry), C(m.PerMaxEntry), ""));
+        if (r.Dram.Count > 0)
+            b.AppendLine(string.Join(',', "dram", "", "", "pointer-chase", $"{r.Dram[0].BufferBytes >> 20}MiB", "DRAM", 1, r.Dram.Count, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", C(Stats.Median(r.Dram.Select(d => d.NsPerHop)))));
+        File.WriteAllText(path, b.ToString());
+
+        var rb = new StringBuilder("size,max_entries,workload,system,threads,round,seconds,ops,ns_per_op,mops,p50_ns,p99_ns,p999_ns,alloc_bytes_per_op,errors\n");
+        foreach (var x in r.Ops)
+            rb.AppendLine(string.Join(',', x.Size, x.MaxEntries, x.Workload, x.System, x.Threads, x.Round, C(x.Seconds), x.Ops, C(x.NsPerOp), C(x.Mops), C(x.P50), C(x.P99), C(x.P999), C(x.AllocBytesPerOp), x.Errors));
+        File.WriteAllText(Path.ChangeExtension(path, null) + "-rounds.csv", rb.ToString());
+    }
+
+    private static string C(double x) => double.IsNaN(x) ? "" : x.ToString("G6", Inv);
+}

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using FastMap.Stress.Data;
+using FastMap.Stress.Systems;
+using Spectre.Console;
+
+namespace FastMap.Stress.Run;
+
+/// <summary>
+/// Runs every selected (size, round, workload, threads, system), peers interleaved: within a round each workload is
+/// measured on every system before the next workload starts, and the system order rotates from round to round.
+/// One map per system per size is created, prefilled once and reused by every workload and round.
+/// </summary>
+public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, RunResults results)
+{
+    private static long Ticks(double seconds) => (long)(seconds * Stopwatch.Frequency);
+
+    public int CountSteps()
+    {
+        int perRound = 0;
+        foreach (var w in o.Workloads)
+            foreach (var s in systems)
+            {
+                if (w == Workload.GcRace) perRound += s.MaxThreads >= 2 ? (s.InPlace ? 4 : 2) : 0;
+                else perRound += o.Threads.Count(t => t <= s.MaxThreads);
+            }
+        return o.Sizes.Count * (o.Rounds * perRound + systems.Count) + o.Rounds;
+    }
+
+    public void Run(ProgressTask task, Action refresh)
+    {
+        int maxThreads = Math.Max(2, o.Threads.Max());
+        using var workers = new Workers(maxThreads);
+        var dram = new Dram(o.DramBytes);
+        foreach (var (sizeName, entries) in o.Sizes)
+        {
+            int partitions = 1 << (int)Math.Ceiling(Math.Log2(Math.Max(1, o.Threads.Max())));
+            task.Description = $"{sizeName}: keys";
+            refresh();
+            var ks = new KeySpace(entries, partitions, o.Seed);
+            var maps = new List<MapInstance>();
+            var views = new Dictionary<MapInstance, KeySpace>();
+            foreach (var sys in systems)
+            {
+                task.Description = $"{sizeName}: create + prefill {sys.Name}";
+                refresh();
+                var view = ks.ForMap();
+                var m = CreateAndPrefill(sys, sizeName, view);
+                if (m is not null) { maps.Add(m); views[m] = view; }
+                task.Increment(1);
+            }
+            for (int round = 1; round <= o.Rounds; round++)
+            {
+                var order = maps.Skip((round - 1) % Math.Max(1, maps.Count)).Concat(maps.Take((round - 1) % Math.Max(1, maps.Count))).ToList();
+                foreach (var w in o.Workloads)
+                {
+                    if (w == Workload.GcRace)
+                    {
+                        foreach (var m in order)
+                        {
+                            if (m.System.MaxThreads < 2) continue;
+                            foreach (bool inPlace in m.System.InPlace ? new[] { false, true } : [false])
+                                foreach (bool compare in new[] { false, true })
+                                {
+                                    task.Description = $"{sizeName} r{round} gc-race {(inPlace ? "inplace" : "update")}/{(compare ? "cmpdel" : "delete")} {m.System.Name}";
+                                    refresh();
+                                    results.Gc.Add(MeasureGc(workers, m, views[m], sizeName, round, inPlace, compare));
+                                    task.Increment(1);
+                                }
+                        }
+                        continue;
+                    }
+                    foreach (int threads in o.Threads)
+                        foreach (var m in order)
+                        {
+                            if (threads > m.System.MaxThreads) continue;
+                            task.Description = $"{sizeName} r{round}/{o.Rounds} {w.Name()} t{threads} {m.System.Name}";
+                            refresh();
+                            results.Ops.Add(Measure(workers, m, views[m], sizeName, round, w, threads));
+                            task.Increment(1);
+                        }
+                }
+                if (sizeName == o.Sizes[0].Name)
+                {
+                    task.Description = $"r{round} DRAM pointer chase ({o.DramBytes >> 20} MiB)";
+                    refresh();
+                    results.Dram.Add(new DramRow(round, o.DramBytes, dram.Measure(Math.Max(o.Seconds, 0.05))));
+                    task.Increment(1);
+                }
+            }
+            foreach (var m in maps) m.Dispose();
+            maps.Clear();
+            views.Clear();
+            GC.Collect();
+        }
+        dram.Release();
+    }
+
+    private MapInstance? CreateAndPrefill(MapSystem sys, string sizeName, KeySpace ks)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        long heap0 = GC.GetTotalMemory(true), rss0 = Rss();
+        long t0 = Stopwatch.GetTimestamp();
+        MapInstance? m;
+        try { m = sys.Create(ks.Size, out string? error); if (m is null) { Note($"{sys.Name} at {sizeName}: {error}"); return null; } }
+        catch (Exception e) { Note($"{sys.Name} at {sizeName}: create threw {e.GetType().Name}: {e.Message}"); return null; }
+        int failures = m.Prefill(ks, 0, ks.Present);
+        double secs = (Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency;
+        if (failures != 0) Note($"{sys.Name} at {sizeName}: {failures} prefill inserts failed");
+        long heap1 = GC.GetTotalMemory(true), rss1 = Rss();
+        long bytes = sys.Memory switch
+        {
+            MemoryKind.ManagedHeap => heap1 - heap0,
+            MemoryKind.KernelMemlock => m.OwnAccountingBytes() ?? -1,
+            _ => rss1 - rss0,
+        };
+        results.Memory.Add(new MemRow(sizeName, ks.Size, sys.Name, sys.Memory.ToString(), bytes, ks.TotalPresent, secs));
+        return m;
+    }
+
+    private OpRow Measure(Workers workers, MapInstance m, KeySpace ks, string sizeName, int round, Workload w, int threads)
+    {
+        var ctx = new ThreadCtx[threads];
+        for (int t = 0; t < threads; t++) { ctx[t] = new ThreadCtx(ks, threads, t); ctx[t].Prepare(w); }
+        long warm = Stopwatch.GetTimestamp() + Ticks(o.WarmupSeconds);
+        long deadline = warm + Ticks(o.Seconds);
+        workers.Run(threads, t => m.RunThread(w, ctx[t], warm, deadline));
+        foreach (var c in ctx) c.Finish(w);
+
+        long iterations = ctx.Sum(c => c.Iterations);
+        long ops = iterations * w.OpsPerIteration();
+        // Wall time from the first thread's start to the last thread's end; per-thread rates summed would flatter.
+        double secs = (ctx.Max(c => c.EndTicks) - ctx.Min(c => c.StartTicks)) / (double)Stopwatch.Frequency;
+        var h = ctx[0].Hist.Copy();
+        for (int t = 1; t < threads; t++) h.Add(ctx[t].Hist);
+        double tickNs = 1e9 / Stopwatch.Frequency;
+        double nsPerOp = secs * 1e9 * threads / ops; // per-thread latency view; Mops/s is the aggregate
+        long errors = ctx.Sum(c => c.Errors);
+        if (errors > 0) Note($"{m.System.Name} {sizeName} {w.Name()} t{threads} r{round}: {errors} unexpected statuses");
+        return new OpRow(sizeName, ks.Size, w.Name(), m.System.Name, threads, round, secs, ops, nsPerOp,
+            ops / secs / 1e6, h.GetValueAtPercentile(50) * tickNs, h.GetValueAtPercentile(99) * tickNs,
+            h.GetValueAtPercentile(99.9) * tickNs, (double)ctx.Sum(c => c.AllocatedBytes) / ops, errors);
+    }
+
+    private GcRow MeasureGc(Workers workers, MapInstance m, KeySpace ks, string sizeName, int round, bool inPlace, bool compare)
+    {
+        var g = new GcRaceShared(ks, inPlace, compare) { FirstRevision = ks.NextWriterRevision };
+        ks.NextWriterRevision += 1UL << 36;
+        int[] order = ks.Order(0, 1, 0);
+        g.WriterKeys = new Key16[order.Length];
+        g.WriterSlots = new int[order.Length];
+        for (int i = 0; i < order.Length; i++) { int s = ks.SlotOfCode(order[i]); g.WriterSlots[i] = s; g.WriterKeys[i] = ks.Keys[s]; }
+        long deadline = Stopwatch.GetTimestamp() + Ticks(o.GcSeconds);
+        workers.Run(2, t => { if (t == 0) m.RunGcWriter(g, 0, deadline); else m.RunGcCollector(g, deadline); });
+        if (g.WriterLost > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant} r{round}: {g.WriterLost} in-place stores landed in an element unlinked under the writer (lost refreshes; not counted as wrong deletions)");
+        if (g.ReinsertFailures > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant}: {g.ReinsertFailures} re-inserts failed");
+        double f = Stopwatch.Frequency;
+        double collectorSecs = Math.Max(g.CollectorTicks, 1) / f, wall = Math.Max(g.WriterTicks, 1) / f;
+        return new GcRow(sizeName, ks.Size, m.System.Name, g.Variant, compare && m.System.AtomicCompareAndDelete, round,
+            wall, g.Scanned / collectorSecs, g.Deleted / collectorSecs, g.Wrong, g.Wrong / wall, g.Busy,
+            g.WriterOps / wall, g.Passes);
+    }
+
+    private void Note(string s)
+    {
+        lock (results.Notes) { if (!results.Notes.Contains(s)) results.Notes.Add(s); }
+    }
+
+    /// <summary>Resident set size from /proc/self/statm (pages), or 0 off Linux.</summary>
+    public static long Rss()
+    {
+        try
+        {
+            string[] f = File.ReadAllText("/proc/self/statm").Split(' ');
+            return long.Parse(f[1]) * Environment.SystemPageSize;
+        }
+        catch (IOException) { return 0; }
+    }
+}

@@ -1,0 +1,38 @@
+namespace FastMap.Stress.Run;
+
+/// <summary>The standard workloads of shared/bench/WORKLOADS.md, in the order a round runs them.</summary>
+/// <remarks>
+/// The order matters: every workload before churn leaves the map's key set as it was, and churn keeps the fill at
+/// 3/4 (it slides the present window), so one prefill per size serves every workload and round. gc-race restores
+/// what its collector deleted before it returns.
+/// </remarks>
+public enum Workload { LookupHit, LookupMiss, UpdateExist, CmpdelStale, CmpdelMatch, Churn, GcRace }
+
+public static class Workloads
+{
+    public static readonly Workload[] All = Enum.GetValues<Workload>();
+
+    public static string Name(this Workload w) => w switch
+    {
+        Workload.LookupHit => "lookup-hit",
+        Workload.LookupMiss => "lookup-miss",
+        Workload.UpdateExist => "update-exist",
+        Workload.Churn => "churn",
+        Workload.CmpdelMatch => "cmpdel-match",
+        Workload.CmpdelStale => "cmpdel-stale",
+        Workload.GcRace => "gc-race",
+        _ => w.ToString(),
+    };
+
+    public static Workload Parse(string s) =>
+        All.FirstOrDefault(w => w.Name() == s.Trim().ToLowerInvariant(), (Workload)(-1)) is var w && (int)w >= 0
+            ? w
+            : throw new ArgumentException($"unknown workload '{s}'; known: {string.Join(", ", All.Select(Name))}");
+
+    /// <summary>Map operations one loop iteration makes (churn and cmpdel-match make two).</summary>
+    public static int OpsPerIteration(this Workload w) => w is Workload.Churn or Workload.CmpdelMatch ? 2 : 1;
+
+    /// <summary>Reads that may use every key; writes use only the thread's own partitions.</summary>
+    public static bool ReadsAllKeys(this Workload w) =>
+        w is Workload.LookupHit or Workload.LookupMiss or Workload.CmpdelStale;
+}

@@ -1,0 +1,58 @@
+using System.Globalization;
+using FastMap.Stress.Run;
+
+namespace FastMap.Stress;
+
+/// <summary>The run's typed options; <see cref="Describe"/> is printed with the results.</summary>
+public sealed class StressOptions
+{
+    public const int S = 65_536, L = 4_194_304;
+
+    public List<(string Name, int Entries)> Sizes { get; set; } = [("S", S), ("L", L)];
+    public List<int> Threads { get; set; } = [1, 2];
+    /// <summary>Timed seconds per measurement (after a warm-up of a fifth of it, at most 50 ms).</summary>
+    public double Seconds { get; set; } = 0.1;
+    /// <summary>gc-race seconds per variant: longer, the race is a rate.</summary>
+    public double GcSeconds { get; set; } = 0.3;
+    public int Rounds { get; set; } = 3;
+    public List<Workload> Workloads { get; set; } = [.. Run.Workloads.All];
+    public List<string>? Systems { get; set; }
+    public string? Out { get; set; }
+    public bool Quick { get; set; }
+    public string? NativeLib { get; set; }
+    public ulong Seed { get; set; } = 0x5EED;
+    public long DramBytes { get; set; } = 512L << 20;
+    public bool Plots { get; set; } = true;
+
+    public double WarmupSeconds => Math.Min(Seconds / 5, 0.05);
+
+    /// <summary>--quick: tiny sizes and durations, a smoke run for CI.</summary>
+    public void ApplyQuick()
+    {
+        Quick = true;
+        Sizes = [("S", 4_096), ("L", 32_768)];
+        Seconds = 0.02;
+        GcSeconds = 0.05;
+        Rounds = 2;
+        DramBytes = 64L << 20;
+    }
+
+    public static List<(string, int)> ParseSizes(string s) =>
+        [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => x.ToUpperInvariant() switch
+        {
+            "S" => ("S", S),
+            "L" => ("L", L),
+            var n => (n, int.Parse(n, CultureInfo.InvariantCulture)),
+        })];
+
+    public string Describe() => string.Join(" ",
+        $"--sizes {string.Join(',', Sizes.Select(z => z.Name is "S" or "L" && (z.Entries == S || z.Entries == L) ? z.Name : z.Entries.ToString(CultureInfo.InvariantCulture)))}",
+        $"--threads {string.Join(',', Threads)}",
+        $"--seconds {Seconds.ToString(CultureInfo.InvariantCulture)}",
+        $"--gc-seconds {GcSeconds.ToString(CultureInfo.InvariantCulture)}",
+        $"--rounds {Rounds}",
+        $"--workloads {string.Join(',', Workloads.Select(w => w.Name()))}",
+        $"--systems {(Systems is null ? "all" : string.Join(',', Systems))}",
+        $"--seed 0x{Seed:X}",
+        Quick ? "(--quick)" : "");
+}

@@ -1,0 +1,41 @@
+using FastMap.Stress.Data;
+
+namespace FastMap.Stress.Systems;
+
+/// <summary>Statuses every system answers with: 0 or the negative errno the kernel would give.</summary>
+public static class St
+{
+    public const int Ok = 0, ENOENT = -2, E2BIG = -7, EBUSY = -16, EEXIST = -17;
+}
+
+/// <summary>Update flags with the kernel's numbers (BPF_ANY, BPF_NOEXIST, BPF_EXIST).</summary>
+public enum Upd : ulong { Any = 0, NoExist = 1, Exist = 2 }
+
+/// <summary>
+/// One map system under test. Implementations are structs, so the timed loop (generic over the struct) is compiled
+/// once per system and calls them directly: no interface dispatch inside the loop, and no allocation by the harness.
+/// </summary>
+public interface IMapUnderTest : IDisposable
+{
+    /// <summary>Copy the value out: 0 or -ENOENT.</summary>
+    int Lookup(in Key16 key, out Value32 value);
+    /// <summary>0, -ENOENT (Exist), -EEXIST (NoExist), -E2BIG.</summary>
+    int Update(in Key16 key, in Value32 value, Upd flags);
+    /// <summary>Update with BPF_NOEXIST.</summary>
+    int Insert(in Key16 key, in Value32 value);
+    /// <summary>0 or -ENOENT.</summary>
+    int Delete(in Key16 key);
+    /// <summary>
+    /// Delete only if the stored revision (8-byte window at offset 0) equals <c>expected.Revision</c>: 0, -EBUSY,
+    /// -ENOENT. Systems without a window compare the whole value (the payload is a function of the revision).
+    /// Atomic unless <see cref="MapSystem.AtomicCompareAndDelete"/> says otherwise.
+    /// </summary>
+    int CompareAndDelete(in Key16 key, in Value32 expected);
+    /// <summary>
+    /// gc-race's datapath refresh: one aligned 8-byte store of the revision into the stored value, in place, inside
+    /// a read-side section. Returns 1 when the store landed in the live element (a second in-place lookup in the same
+    /// section still finds that element), 0 when the key is absent, -1 when the element was unlinked under the
+    /// writer (the refresh is lost, whatever the collector does). Only for systems with <see cref="MapSystem.InPlace"/>.
+    /// </summary>
+    int StoreRevisionInPlace(in Key16 key, ulong revision);
+}

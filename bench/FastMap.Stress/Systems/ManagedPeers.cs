@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastMap.Stress.Data;
+
+namespace FastMap.Stress.Systems;
+
+/// <summary>
+/// ConcurrentDictionary&lt;Key16,Value32&gt;. Value32 is not atomically writable, so every overwrite allocates a new
+/// node (that is the peer as users run it). Compare-and-delete is TryRemove(KeyValuePair), which compares the whole
+/// value; -EBUSY and -ENOENT are not told apart (both are "false").
+/// </summary>
+public struct ConcurrentDictionaryMap(int capacity) : IMapUnderTest
+{
+    private readonly ConcurrentDictionary<Key16, Value32> _d =
+        new(concurrencyLevel: Environment.ProcessorCount, capacity: capacity);
+
+    public readonly int Lookup(in Key16 key, out Value32 value) => _d.TryGetValue(key, out value) ? St.Ok : St.ENOENT;
+
+    public readonly int Update(in Key16 key, in Value32 value, Upd flags)
+    {
+        switch (flags)
+        {
+            case Upd.NoExist:
+                return _d.TryAdd(key, value) ? St.Ok : St.EEXIST;
+            case Upd.Exist:
+                // No replace-only call exists: the indexer is the peer's fastest overwrite. It would insert an absent
+                // key (update-exist only names present keys), and it skips the existence check, which favours the peer.
+                _d[key] = value;
+                return St.Ok;
+            default:
+                _d[key] = value;
+                return St.Ok;
+        }
+    }
+
+    public readonly int Insert(in Key16 key, in Value32 value) => _d.TryAdd(key, value) ? St.Ok : St.EEXIST;
+    public readonly int Delete(in Key16 key) => _d.TryRemove(key, out _) ? St.Ok : St.ENOENT;
+    public readonly int CompareAndDelete(in Key16 key, in Value32 expected) =>
+        _d.TryRemove(new KeyValuePair<Key16, Value32>(key, expected)) ? St.Ok : St.EBUSY;
+    public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+    public readonly void Dispose() => _d.Clear();
+}
+
+/// <summary>Dictionary&lt;Key16,Value32&gt;: one thread only, the non-concurrent limit.</summary>
+public struct DictionaryMap(int capacity) : IMapUnderTest
+{
+    private readonly Dictionary<Key16, Value32> _d = new(capacity);
+
+    public readonly int Lookup(in Key16 key, out Value32 value) => _d.TryGetValue(key, out value) ? St.Ok : St.ENOENT;
+
+    public readonly int Update(in Key16 key, in Value32 value, Upd flags)
+    {
+        if (flags == Upd.NoExist) return _d.TryAdd(key, value) ? St.Ok : St.EEXIST;
+        if (flags == Upd.Exist)
+        {
+            ref Value32 v = ref CollectionsMarshal.GetValueRefOrNullRef(_d, key);
+            if (Unsafe.IsNullRef(ref v)) return St.ENOENT;
+            v = value;
+            return St.Ok;
+        }
+        _d[key] = value;
+        return St.Ok;
+    }
+
+    public readonly int Insert(in Key16 key, in Value32 value) => _d.TryAdd(key, value) ? St.Ok : St.EEXIST;
+    public readonly int Delete(in Key16 key) => _d.Remove(key) ? St.Ok : St.ENOENT;
+
+    public readonly int CompareAndDelete(in Key16 key, in Value32 expected)
+    {
+        ref Value32 v = ref CollectionsMarshal.GetValueRefOrNullRef(_d, key);
+        if (Unsafe.IsNullRef(ref v)) return St.ENOENT;
+        if (v.Revision != expected.Revision) return St.EBUSY;
+        _d.Remove(key);
+        return St.Ok;
+    }
+
+    public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+    public readonly void Dispose() => _d.Clear();
+}
+
+public sealed class ConcurrentDictionarySystem : MapSystem
+{
+    public override string Name => "ConcurrentDictionary";
+    public override MemoryKind Memory => MemoryKind.ManagedHeap;
+    public override string? Unavailable => null;
+    public override string Notes => "cmpdel = TryRemove(KeyValuePair) (whole value); update-exist uses the indexer";
+    public override MapInstance? Create(int maxEntries, out string? error)
+    {
+        error = null;
+        return new MapInstance<ConcurrentDictionaryMap>(new ConcurrentDictionaryMap(maxEntries)) { System = this };
+    }
+}
+
+public sealed class DictionarySystem : MapSystem
+{
+    public override string Name => "Dictionary";
+    public override int MaxThreads => 1;
+    public override MemoryKind Memory => MemoryKind.ManagedHeap;
+    public override string? Unavailable => null;
+    public override string Notes => "1 thread only: the non-concurrent limit";
+    public override MapInstance? Create(int maxEntries, out string? error)
+    {
+        error = null;
+        return new MapInstance<DictionaryMap>(new DictionaryMap(maxEntries)) { System = this };
+    }
+}

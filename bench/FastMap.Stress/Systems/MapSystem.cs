@@ -1,0 +1,75 @@
+using FastMap.Stress.Data;
+using FastMap.Stress.Run;
+
+namespace FastMap.Stress.Systems;
+
+/// <summary>How a system's memory per entry is measured.</summary>
+public enum MemoryKind
+{
+    /// <summary>GC heap delta (GC.GetTotalMemory(true)) around create + prefill.</summary>
+    ManagedHeap,
+    /// <summary>Process RSS delta (/proc/self/statm) around create + prefill.</summary>
+    Rss,
+    /// <summary>The kernel's own accounting: memlock in /proc/self/fdinfo/&lt;fd&gt;.</summary>
+    KernelMemlock,
+}
+
+/// <summary>A system's description, and the factory for its maps.</summary>
+public abstract class MapSystem
+{
+    public abstract string Name { get; }
+    public virtual int MaxThreads => int.MaxValue;
+    public virtual bool AtomicCompareAndDelete => true;
+    public virtual bool InPlace => false;
+    public abstract MemoryKind Memory { get; }
+    /// <summary>Null when usable, else why not (printed, and the system is skipped).</summary>
+    public abstract string? Unavailable { get; }
+    public virtual string Notes => "";
+
+    /// <summary>Creates an empty map of capacity <paramref name="maxEntries"/>, or null with a reason.</summary>
+    public abstract MapInstance? Create(int maxEntries, out string? error);
+}
+
+/// <summary>A live map of one system, with the measurement entry points bound to its struct type.</summary>
+public abstract class MapInstance : IDisposable
+{
+    public required MapSystem System { get; init; }
+    public abstract void Dispose();
+    /// <summary>Extra memory the system reports itself (kernel memlock), or null.</summary>
+    public virtual long? OwnAccountingBytes() => null;
+
+    public abstract int Prefill(KeySpace ks, int from, int count);
+    public abstract void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline);
+    public abstract void RunGcWriter(GcRaceShared g, int t, long deadline);
+    public abstract void RunGcCollector(GcRaceShared g, long deadline);
+}
+
+/// <summary>Binds the generic loops to one struct system type.</summary>
+public sealed class MapInstance<TMap> : MapInstance where TMap : struct, IMapUnderTest
+{
+    private TMap _map;
+    public MapInstance(TMap map) { _map = map; }
+    public override void Dispose() => _map.Dispose();
+
+    public Func<long?>? Accounting { get; init; }
+    public override long? OwnAccountingBytes() => Accounting?.Invoke();
+
+    public override int Prefill(KeySpace ks, int from, int count)
+    {
+        // Prefill inserts the windows of partitions in slot order; count NOEXIST failures.
+        int failures = 0;
+        for (int p = 0; p < ks.Partitions; p++)
+            for (int r = from; r < from + count && r < ks.Present; r++)
+            {
+                int s = ks.Slot(p, r);
+                if (_map.Insert(in ks.Keys[s], Value32.Make(ks.Revisions[s])) != St.Ok) failures++;
+            }
+        return failures;
+    }
+
+    public override void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline) =>
+        Loops.Run(ref _map, w, c, warmupUntil, deadline);
+
+    public override void RunGcWriter(GcRaceShared g, int t, long deadline) => GcRace.Writer(ref _map, g, t, deadline);
+    public override void RunGcCollector(GcRaceShared g, long deadline) => GcRace.Collector(ref _map, g, deadline);
+}

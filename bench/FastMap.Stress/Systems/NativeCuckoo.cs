@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using FastMap.Stress.Data;
+
+namespace FastMap.Stress.Systems;
+
+/// <summary>The ck_* functions of bench/peers/cuckoo_shim.cpp.</summary>
+public sealed unsafe class CuckooAbi
+{
+    public delegate* unmanaged<ulong, void*> Create;
+    public delegate* unmanaged<void*, void> Destroy;
+    public delegate* unmanaged<void*, void*, void*, int> Find;
+    public delegate* unmanaged<void*, void*, void*, int> Insert;
+    public delegate* unmanaged<void*, void*, void*, ulong, int> Update;
+    public delegate* unmanaged<void*, void*, int> Erase;
+    public delegate* unmanaged<void*, void*, ulong, int> EraseCmp;
+
+    /// <summary>Builds the shim with bench/peers/build.sh if needed, then binds it; or gives why not.</summary>
+    public static CuckooAbi? Load(out string? reason)
+    {
+        string peers = Path.Combine(Repo.Root, "bench/peers");
+        string so = Path.Combine(peers, "out/libcuckoo_shim.so");
+        string src = Path.Combine(peers, "cuckoo_shim.cpp");
+        if (!File.Exists(so) || (File.Exists(src) && File.GetLastWriteTimeUtc(src) > File.GetLastWriteTimeUtc(so)))
+        {
+            if (!File.Exists("/usr/include/libcuckoo/cuckoohash_map.hh"))
+            { reason = "libcuckoo header not found (apt-get install -y libcuckoo-dev)"; return null; }
+            try
+            {
+                var psi = new ProcessStartInfo("bash", [Path.Combine(peers, "build.sh")])
+                { RedirectStandardError = true, RedirectStandardOutput = true };
+                using var p = Process.Start(psi)!;
+                string err = p.StandardError.ReadToEnd();
+                p.WaitForExit();
+                if (p.ExitCode != 0) { reason = $"bench/peers/build.sh failed ({p.ExitCode}): {err.Trim()}"; return null; }
+            }
+            catch (Exception e) { reason = "could not run bench/peers/build.sh: " + e.Message; return null; }
+        }
+        if (!NativeLibrary.TryLoad(so, out IntPtr h)) { reason = $"NativeLibrary.TryLoad({so}) failed"; return null; }
+        try
+        {
+            reason = null;
+            return new CuckooAbi
+            {
+                Create = (delegate* unmanaged<ulong, void*>)NativeLibrary.GetExport(h, "ck_create"),
+                Destroy = (delegate* unmanaged<void*, void>)NativeLibrary.GetExport(h, "ck_destroy"),
+                Find = (delegate* unmanaged<void*, void*, void*, int>)NativeLibrary.GetExport(h, "ck_find"),
+                Insert = (delegate* unmanaged<void*, void*, void*, int>)NativeLibrary.GetExport(h, "ck_insert"),
+                Update = (delegate* unmanaged<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_update"),
+                Erase = (delegate* unmanaged<void*, void*, int>)NativeLibrary.GetExport(h, "ck_erase"),
+                EraseCmp = (delegate* unmanaged<void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_erase_cmp"),
+            };
+        }
+        catch (EntryPointNotFoundException e) { reason = e.Message; return null; }
+    }
+}
+
+/// <summary>libcuckoo cuckoohash_map through the C shim; compare-and-delete is erase_fn (atomic).</summary>
+public readonly unsafe struct CuckooMap(CuckooAbi abi, void* map) : IMapUnderTest
+{
+    private readonly CuckooAbi _abi = abi;
+    private readonly void* _m = map;
+
+    public int Lookup(in Key16 key, out Value32 value)
+    {
+        System.Runtime.CompilerServices.Unsafe.SkipInit(out value);
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.Find(_m, k, v);
+    }
+
+    public int Update(in Key16 key, in Value32 value, Upd flags)
+    {
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.Update(_m, k, v, (ulong)flags);
+    }
+
+    public int Insert(in Key16 key, in Value32 value)
+    {
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.Insert(_m, k, v);
+    }
+
+    public int Delete(in Key16 key)
+    {
+        fixed (Key16* k = &key)
+            return _abi.Erase(_m, k);
+    }
+
+    public int CompareAndDelete(in Key16 key, in Value32 expected)
+    {
+        fixed (Key16* k = &key)
+            return _abi.EraseCmp(_m, k, expected.Revision);
+    }
+
+    public int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+    public void Dispose() => _abi.Destroy(_m);
+}
+
+public sealed unsafe class CuckooSystem : MapSystem
+{
+    private CuckooAbi? _abi;
+    private string? _reason;
+    private bool _probed;
+
+    public override string Name => "libcuckoo";
+    public override MemoryKind Memory => MemoryKind.Rss;
+    public override string Notes => "cuckoohash_map via C shim; cmpdel = erase_fn";
+
+    public override string? Unavailable
+    {
+        get
+        {
+            if (!_probed) { _abi = CuckooAbi.Load(out _reason); _probed = true; }
+            return _reason;
+        }
+    }
+
+    public override MapInstance? Create(int maxEntries, out string? error)
+    {
+        if (Unavailable is { } r) { error = r; return null; }
+        void* m = _abi!.Create((ulong)maxEntries);
+        if (m == null) { error = "ck_create failed"; return null; }
+        error = null;
+        return new MapInstance<CuckooMap>(new CuckooMap(_abi, m)) { System = this };
+    }
+}

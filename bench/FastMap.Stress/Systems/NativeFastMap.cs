@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+using FastMap.Stress.Data;
+
+namespace FastMap.Stress.Systems;
+
+/// <summary>The fm_* entry points of libfastmap.so (include/fastmap.h), bound once with NativeLibrary.</summary>
+public sealed unsafe class FastMapAbi
+{
+    public delegate* unmanaged<uint, byte*, uint, uint, uint, void*, int> Create;
+    public delegate* unmanaged<int, int> Close;
+    public delegate* unmanaged<int, void*, void*, int> Lookup;
+    public delegate* unmanaged<int, void*, void*, ulong, int> Update;
+    public delegate* unmanaged<int, void*, int> Delete;
+    public delegate* unmanaged<int, void*, void*, uint, uint, int> DeleteCmp;
+    public delegate* unmanaged<void> ReadLock;
+    public delegate* unmanaged<void> ReadUnlock;
+    public delegate* unmanaged<int, void*, void*> LookupPtr;
+    public string Path = "";
+
+    /// <summary>Loads the library and binds every export, or gives why not.</summary>
+    public static FastMapAbi? Load(string? explicitPath, out string? reason)
+    {
+        string path = explicitPath ?? System.IO.Path.Combine(Repo.Root, "build/native-prefix/lib/libfastmap.so");
+        if (!File.Exists(path)) { reason = $"libfastmap.so not found at {path} (build it, or pass --native-lib)"; return null; }
+        if (!NativeLibrary.TryLoad(path, out IntPtr h)) { reason = $"NativeLibrary.TryLoad({path}) failed"; return null; }
+        var abi = new FastMapAbi { Path = path };
+        string? missing = null;
+        IntPtr Get(string name)
+        {
+            if (NativeLibrary.TryGetExport(h, name, out IntPtr p)) return p;
+            missing ??= name;
+            return IntPtr.Zero;
+        }
+        abi.Create = (delegate* unmanaged<uint, byte*, uint, uint, uint, void*, int>)Get("fm_map_create");
+        abi.Close = (delegate* unmanaged<int, int>)Get("fm_map_close");
+        abi.Lookup = (delegate* unmanaged<int, void*, void*, int>)Get("fm_map_lookup_elem");
+        abi.Update = (delegate* unmanaged<int, void*, void*, ulong, int>)Get("fm_map_update_elem");
+        abi.Delete = (delegate* unmanaged<int, void*, int>)Get("fm_map_delete_elem");
+        abi.DeleteCmp = (delegate* unmanaged<int, void*, void*, uint, uint, int>)Get("fm_map_delete_elem_cmp");
+        abi.ReadLock = (delegate* unmanaged<void>)Get("fm_read_lock");
+        abi.ReadUnlock = (delegate* unmanaged<void>)Get("fm_read_unlock");
+        abi.LookupPtr = (delegate* unmanaged<int, void*, void*>)Get("fm_map_lookup_elem_ptr");
+        if (missing is not null) { reason = $"{path} lacks export {missing}"; return null; }
+        reason = null;
+        return abi;
+    }
+}
+
+/// <summary>FastMap through its C ABI: one unmanaged call per op, as a C program makes it.</summary>
+public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderTest
+{
+    private readonly FastMapAbi _abi = abi;
+    private readonly int _fd = fd;
+
+    public int Lookup(in Key16 key, out Value32 value)
+    {
+        System.Runtime.CompilerServices.Unsafe.SkipInit(out value);
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.Lookup(_fd, k, v);
+    }
+
+    public int Update(in Key16 key, in Value32 value, Upd flags)
+    {
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.Update(_fd, k, v, (ulong)flags);
+    }
+
+    public int Insert(in Key16 key, in Value32 value) => Update(key, value, Upd.NoExist);
+
+    public int Delete(in Key16 key)
+    {
+        fixed (Key16* k = &key)
+            return _abi.Delete(_fd, k);
+    }
+
+    public int CompareAndDelete(in Key16 key, in Value32 expected)
+    {
+        fixed (Key16* k = &key)
+        fixed (Value32* e = &expected)
+            return _abi.DeleteCmp(_fd, k, e, 0, 8);
+    }
+
+    public int StoreRevisionInPlace(in Key16 key, ulong revision)
+    {
+        _abi.ReadLock();
+        try
+        {
+            fixed (Key16* k = &key)
+            {
+                void* p = _abi.LookupPtr(_fd, k);
+                if (p == null) return 0;
+                Volatile.Write(ref *(ulong*)p, revision); // the datapath's single aligned 8-byte store
+                // Still linked after the store? (The section keeps the address from being reused meanwhile.)
+                return _abi.LookupPtr(_fd, k) == p ? 1 : -1;
+            }
+        }
+        finally { _abi.ReadUnlock(); }
+    }
+
+    public void Dispose() => _abi.Close(_fd);
+}
+
+public sealed unsafe class NativeFastMapSystem(string? nativeLib) : MapSystem
+{
+    private FastMapAbi? _abi;
+    private string? _reason;
+    private bool _probed;
+
+    public override string Name => "FastMap-C";
+    public override bool InPlace => true;
+    public override MemoryKind Memory => MemoryKind.Rss;
+    public override string Notes => "libfastmap.so (NativeAOT) via delegate* unmanaged";
+
+    public override string? Unavailable
+    {
+        get
+        {
+            if (!_probed) { _abi = FastMapAbi.Load(nativeLib, out _reason); _probed = true; }
+            return _reason;
+        }
+    }
+
+    public override MapInstance? Create(int maxEntries, out string? error)
+    {
+        if (Unavailable is { } r) { error = r; return null; }
+        int fd = _abi!.Create(1 /* HASH */, null, 16, 32, (uint)maxEntries, null);
+        if (fd < 0) { error = $"fm_map_create failed: {fd}"; return null; }
+        error = null;
+        return new MapInstance<NativeFastMap>(new NativeFastMap(_abi, fd)) { System = this };
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the native peers of the stress run into bench/peers/out/ (or $1).
+# libcuckoo: `apt-get install -y libcuckoo-dev` gives the header-only library.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${1:-$here/out}"
+mkdir -p "$out"
+if ! command -v g++ >/dev/null; then echo "build.sh: g++ not found" >&2; exit 2; fi
+if [ ! -f /usr/include/libcuckoo/cuckoohash_map.hh ]; then
+  echo "build.sh: /usr/include/libcuckoo/cuckoohash_map.hh not found (apt-get install -y libcuckoo-dev)" >&2; exit 3
+fi
+g++ -O2 -std=c++17 -shared -fPIC \
+    -Wall -Wextra -Werror \
+    -Wl,--version-script=<(printf '{ global: ck_*; local: *; };\n') \
+    -o "$out/libcuckoo_shim.so" "$here/cuckoo_shim.cpp" -pthread
+echo "$out/libcuckoo_shim.so"
