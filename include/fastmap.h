@@ -137,7 +137,10 @@ FM_API int fm_map_create(uint32_t map_type, const char *name, uint32_t key_size,
 			 const struct fm_map_create_opts *opts);
 
 /**
- * @brief Closes a handle; the map is freed (once no reader is inside a section).
+ * @brief Closes a handle. Safe while other threads use the map: calls that start afterwards
+ * get -EBADF, and the memory is freed only once every call and read-side section that could
+ * still see it has ended, so pointers from fm_map_lookup_elem_ptr() stay valid until then.
+ * Handles are reused, lowest first, as file descriptors are.
  * @param fd handle from fm_map_create().
  * @return 0, or -EBADF (not an open handle).
  */
@@ -256,9 +259,8 @@ FM_API int fm_bpf(int cmd, void *attr, unsigned int size);
  * @brief Enters a read-side section of the calling thread (like rcu_read_lock()). Sections
  * nest; only the outermost fm_read_unlock() leaves. Inside one, pointers from
  * fm_map_lookup_elem_ptr() stay valid. Keep sections short: a thread in a section holds
- * back the reuse of deleted entries. Never call fm_map_close() on a map from inside a
- * section that still uses its pointers. Aborts the process only if the thread's epoch
- * slot cannot be allocated.
+ * back the reuse of deleted entries. Aborts the process only if the thread's epoch slot
+ * cannot be allocated.
  */
 FM_API void fm_read_lock(void);
 

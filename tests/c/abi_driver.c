@@ -385,7 +385,18 @@ static void test_read_section(void)
 	CHECK_ERR(fm_map_delete_elem_cmp(fd, &k, &v.revision, REV_OFF, REV_SZ), EBUSY);
 	v.revision = 42;
 	CHECK_RET(fm_map_delete_elem_cmp(fd, &k, &v.revision, REV_OFF, REV_SZ), 0);
+
+	/* Deleting or closing inside a section: the pointer stays readable until the section ends. */
+	CHECK_RET(fm_map_update_elem(fd, &k, &v, FM_ANY), 0);
+	fm_read_lock();
+	p = fm_map_lookup_elem_ptr(fd, &k);
+	CHECK(p != NULL);
+	CHECK_RET(fm_map_delete_elem(fd, &k), 0);
+	CHECK(fm_map_lookup_elem_ptr(fd, &k) == NULL);
 	CHECK_RET(fm_map_close(fd), 0);
+	CHECK(fm_map_lookup_elem_ptr(fd, &k) == NULL);
+	CHECK(p->revision == 42 && p->payload == 2);
+	fm_read_unlock();
 }
 
 /* Values stay 8-byte aligned whatever the key size (the kernel rounds the key up to 8). */
