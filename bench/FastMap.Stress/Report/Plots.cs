@@ -83,8 +83,8 @@ public static class Plots
         plt.Axes.SetLimits(-0.6, groups.Count - 0.4, floor, ceil);
         plt.Title(title);
         plt.YLabel(unit);
-        plt.ShowLegend(Alignment.UpperRight);
-        plt.SavePng(path, Math.Max(900, 160 * groups.Count), 560);
+        plt.ShowLegend(Edge.Right); // outside the data area, so no bar is hidden
+        plt.SavePng(path, Math.Max(1000, 170 * groups.Count + 220), 560);
         return path;
     }
 }

@@ -38,7 +38,8 @@ public abstract class MapInstance : IDisposable
     /// <summary>Extra memory the system reports itself (kernel memlock), or null.</summary>
     public virtual long? OwnAccountingBytes() => null;
 
-    public abstract int Prefill(KeySpace ks, int from, int count);
+    /// <summary>Inserts the present window of partitions p with p % stride == first; returns failed inserts.</summary>
+    public abstract int Prefill(KeySpace ks, int first, int stride);
     public abstract void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline);
     public abstract void RunGcWriter(GcRaceShared g, int t, long deadline);
     public abstract void RunGcCollector(GcRaceShared g, long deadline);
@@ -54,12 +55,11 @@ public sealed class MapInstance<TMap> : MapInstance where TMap : struct, IMapUnd
     public Func<long?>? Accounting { get; init; }
     public override long? OwnAccountingBytes() => Accounting?.Invoke();
 
-    public override int Prefill(KeySpace ks, int from, int count)
+    public override int Prefill(KeySpace ks, int first, int stride)
     {
-        // Prefill inserts the windows of partitions in slot order; count NOEXIST failures.
         int failures = 0;
-        for (int p = 0; p < ks.Partitions; p++)
-            for (int r = from; r < from + count && r < ks.Present; r++)
+        for (int p = first; p < ks.Partitions; p += stride)
+            for (int r = 0; r < ks.Present; r++)
             {
                 int s = ks.Slot(p, r);
                 if (_map.Insert(in ks.Keys[s], Value32.Make(ks.Revisions[s])) != St.Ok) failures++;
