@@ -29,10 +29,20 @@ internal static class WindowCompare
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Equal(ref byte a, ref byte b, nuint length)
     {
-        // Short windows stay inline (a few loads and one branch); longer ones take one call,
-        // which they amortize. 16 is one Vector128: below it a vector load would over-read.
+        // Windows up to 32 bytes stay inline (a few loads and one branch); longer ones take one
+        // call, which they amortize. 16 is one Vector128: below it a vector load would over-read.
         if (length >= (nuint)Vector128<byte>.Count)
+        {
+            if (Vector128.IsHardwareAccelerated && length <= (nuint)Vector128<byte>.Count * 2)
+            {
+                // 16..32: two Vector128, the second overlapping the first; no loop.
+                nuint last = length - (nuint)Vector128<byte>.Count;
+                Vector128<byte> diff = (Load128(ref a, 0, length) ^ Load128(ref b, 0, length))
+                                     | (Load128(ref a, last, length) ^ Load128(ref b, last, length));
+                return diff == Vector128<byte>.Zero;
+            }
             return EqualLong(ref a, ref b, length);
+        }
 
         if (length >= sizeof(ulong))
         {
@@ -80,23 +90,14 @@ internal static class WindowCompare
         return true;
     }
 
-    // length >= 16. Not inlined: its loops would bloat every caller for windows that are rare.
+    // length >= 16 without SIMD, or > 32. Not inlined: its loops would bloat every caller for
+    // windows that are rare.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool EqualLong(ref byte a, ref byte b, nuint length)
     {
         Debug.Assert(length >= (nuint)Vector128<byte>.Count);
-
         if (!Vector128.IsHardwareAccelerated)
             return EqualUInt64Blocks(ref a, ref b, length);
-
-        if (length <= (nuint)Vector128<byte>.Count * 2)
-        {
-            // 16..32: two Vector128, the second overlapping the first; one branch, no loop.
-            nuint last = length - (nuint)Vector128<byte>.Count;
-            Vector128<byte> diff = (Load128(ref a, 0, length) ^ Load128(ref b, 0, length))
-                                 | (Load128(ref a, last, length) ^ Load128(ref b, last, length));
-            return diff == Vector128<byte>.Zero;
-        }
 
         if (Vector256.IsHardwareAccelerated)
         {
