@@ -1,0 +1,141 @@
+namespace FastMap.Tests.Concurrency;
+
+/// <summary>
+/// Concurrent histories of update (ANY/NOEXIST/EXIST), delete, compare-and-delete (8-byte revision
+/// at offset 0) and lookup on a small hash map, each checked against the sequential model for the
+/// same statuses and values. Small key sets and max_entries make -E2BIG, -EBUSY and -EEXIST common.
+/// </summary>
+public sealed class LinearizabilityTests
+{
+    private const ulong KeyBase = 0x5EED_0000;
+
+    [Theory]
+    [Trait("Category", "Stress")]
+    [InlineData(2, 12, 4, 2, 300)]
+    [InlineData(3, 7, 4, 2, 300)]
+    [InlineData(3, 8, 3, 3, 200)]
+    [InlineData(4, 6, 5, 3, 150)]
+    public void ConcurrentHistoriesOfEveryWriteAndLookupAreLinearizable(int threads, int opsPerThread, int keys, int maxEntries, int histories)
+    {
+        for (int h = 0; h < histories; h++)
+        {
+            int seed = h * 7919 + threads * 31 + keys;
+            RunOne(seed, threads, opsPerThread, keys, maxEntries);
+        }
+    }
+
+    private static void RunOne(int seed, int threads, int opsPerThread, int keys, int maxEntries)
+    {
+        var rng = new Random(seed);
+        using BpfMap map = Maps.Hash((uint)maxEntries, 16);
+
+        // Prefill: a random subset, at most max_entries keys.
+        int initial = 0, filled = 0;
+        for (int k = 0; k < keys && filled < maxEntries; k++)
+        {
+            if (rng.Next(2) == 0)
+                continue;
+            int rev = rng.Next(1, 4);
+            Assert.Equal(MapStatus.Ok, map.Update(KeyBase + (ulong)k, Value(k, rev)));
+            initial |= rev << k * 3;
+            filled++;
+        }
+
+        var plans = new HistoryOp[threads][];
+        for (int t = 0; t < threads; t++)
+        {
+            var tr = new Random(seed * 131 + t);
+            plans[t] = new HistoryOp[opsPerThread];
+            for (int i = 0; i < opsPerThread; i++)
+            {
+                int roll = tr.Next(100);
+                plans[t][i] = new HistoryOp
+                {
+                    Thread = t,
+                    Key = tr.Next(keys),
+                    Kind = roll < 40 ? OpKind.Update : roll < 55 ? OpKind.Delete : roll < 75 ? OpKind.CompareAndDelete : OpKind.Lookup,
+                    Flags = (ElemFlags)tr.Next(3),
+                    Rev = tr.Next(1, 4),
+                };
+            }
+        }
+
+        long clock = 0;
+        var spins = new int[threads][];
+        for (int t = 0; t < threads; t++)
+        {
+            var sr = new Random(seed * 17 + t);
+            spins[t] = Enumerable.Range(0, opsPerThread).Select(_ => sr.Next(0, 40)).ToArray();
+        }
+        Threads.Run(threads, t =>
+        {
+            for (int i = 0; i < plans[t].Length; i++)
+            {
+                Thread.SpinWait(spins[t][i]);
+                Execute(map, plans[t][i], ref clock);
+            }
+        });
+
+        // Final state: sequential lookups of every key, after every concurrent call returned.
+        var history = plans.SelectMany(p => p).ToList();
+        for (int k = 0; k < keys; k++)
+        {
+            var op = new HistoryOp { Thread = -1, Kind = OpKind.Lookup, Key = k };
+            Execute(map, op, ref clock);
+            history.Add(op);
+        }
+        int live = history.Count(o => o.Thread == -1 && o.Status == MapStatus.Ok);
+        Assert.Equal(live, map.Count);
+
+        Assert.True(LinearizabilityChecker.IsLinearizable(history, initial, maxEntries),
+            $"not linearizable (seed {seed}, {threads} threads, {keys} keys, max_entries {maxEntries}):\n"
+            + LinearizabilityChecker.Describe(history, initial));
+    }
+
+    private static void Execute(BpfMap map, HistoryOp op, ref long clock)
+    {
+        ulong key = KeyBase + (ulong)op.Key;
+        op.Invoke = Interlocked.Increment(ref clock);
+        switch (op.Kind)
+        {
+            case OpKind.Update:
+                op.Status = map.Update(key, Value(op.Key, op.Rev), op.Flags);
+                break;
+            case OpKind.Delete:
+                op.Status = map.Delete(key);
+                break;
+            case OpKind.CompareAndDelete:
+                op.Status = map.CompareAndDelete(key, (ulong)op.Rev, 0);
+                break;
+            default:
+                op.Status = map.Lookup(key, out (ulong Rev, ulong Key) v);
+                op.ReadRev = op.Status != MapStatus.Ok ? 0 : v.Key == key && v.Rev is >= 1 and <= 7 ? (int)v.Rev : -1;
+                break;
+        }
+        op.Return = Interlocked.Increment(ref clock);
+    }
+
+    private static (ulong Rev, ulong Key) Value(int key, int rev) => ((ulong)rev, KeyBase + (ulong)key);
+
+    [Fact]
+    public void TheCheckerRejectsANonLinearizableHistory()
+    {
+        // Sanity check of the checker itself: a lookup that returns after a completed delete
+        // began, and still sees the key, is not linearizable.
+        var ops = new List<HistoryOp>
+        {
+            new() { Kind = OpKind.Delete, Key = 0, Invoke = 1, Return = 2, Status = MapStatus.Ok },
+            new() { Kind = OpKind.Lookup, Key = 0, Invoke = 3, Return = 4, Status = MapStatus.Ok, ReadRev = 1 },
+        };
+        Assert.False(LinearizabilityChecker.IsLinearizable(ops, initial: 1, maxEntries: 2));
+        ops[1].Invoke = 0; // overlapping: the lookup may come first
+        Assert.True(LinearizabilityChecker.IsLinearizable(ops, initial: 1, maxEntries: 2));
+        // Two compare-and-deletes of the same revision cannot both succeed, in any order.
+        var twice = new List<HistoryOp>
+        {
+            new() { Kind = OpKind.CompareAndDelete, Key = 0, Rev = 1, Invoke = 1, Return = 4, Status = MapStatus.Ok },
+            new() { Kind = OpKind.CompareAndDelete, Key = 0, Rev = 1, Invoke = 2, Return = 3, Status = MapStatus.Ok },
+        };
+        Assert.False(LinearizabilityChecker.IsLinearizable(twice, initial: 1, maxEntries: 2));
+    }
+}
