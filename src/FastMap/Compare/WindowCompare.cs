@@ -15,9 +15,8 @@ namespace FastMap.Internal;
 /// payloads, so an over-read could touch the next page; the tests place inputs right before a
 /// no-access page to prove it never happens.</para>
 /// <para>Why not call <see cref="MemoryExtensions.SequenceEqual{T}(ReadOnlySpan{T}, ReadOnlySpan{T})"/>:
-/// it is a call that is never inlined (large body), and it tests lengths from the top down.
-/// Windows are short (a revision or a small field, usually &lt;= 32 bytes), so this path tests the
-/// short cases first and inlines them into the caller. Measured numbers are in the benchmark
+/// it is a call that is never inlined (large body). Windows are short (a revision or a small field,
+/// usually &lt;= 32 bytes), so here sizes up to 32 stay inline in the caller. Measured against it in
 /// <c>CompareWindowBenchmarks</c>.</para>
 /// </remarks>
 internal static class WindowCompare
