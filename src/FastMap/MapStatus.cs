@@ -21,6 +21,8 @@ public enum MapStatus
     ENOMEM = -12,
     /// <summary>A required pointer or buffer is missing or too short.</summary>
     EFAULT = -14,
+    /// <summary>Access denied: a spin-lock value with program-side access flags (<c>BPF_F_RDONLY_PROG</c>/<c>BPF_F_WRONLY_PROG</c>).</summary>
+    EACCES = -13,
     /// <summary>Compare-and-delete: the window no longer matches; nothing was deleted.</summary>
     EBUSY = -16,
     /// <summary>The key exists (<c>BPF_NOEXIST</c>).</summary>

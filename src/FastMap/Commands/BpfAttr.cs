@@ -89,7 +89,9 @@ public static unsafe class BpfAttr
         // through fm_map_create's options instead.
         if (a[44..92].IndexOfAnyExcept((byte)0) >= 0)
             return (int)MapStatus.EINVAL;
-        if ((flags & (uint)MapFlags.NumaNode) != 0 && numaNode != 0)
+        if ((flags & (uint)MapFlags.NumaNode) != 0 && numaNode == uint.MaxValue)
+            flags &= ~(uint)MapFlags.NumaNode;        // NUMA_NO_NODE: as if no node were named
+        else if ((flags & (uint)MapFlags.NumaNode) != 0 && numaNode != 0)
             return (int)MapStatus.EINVAL;             // one NUMA node here (nr_node_ids == 1)
         ReadOnlySpan<byte> rawName = a.Slice(28, 16);
         int nul = rawName.IndexOf((byte)0);

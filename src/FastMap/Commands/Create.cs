@@ -37,7 +37,7 @@ public sealed unsafe partial class BpfMap
                 || (f & ~ArrayFlagMask) != 0
                 || (f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) == (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg))
                 return MapStatus.EINVAL;
-            if (definition.ValueSize > KmallocMax)
+            if (definition.ValueSize > int.MaxValue)
                 return MapStatus.E2BIG;
         }
         else
@@ -50,7 +50,8 @@ public sealed unsafe partial class BpfMap
                 return MapStatus.EINVAL;
             if (lru && (f & MapFlags.NoPrealloc) != 0)
                 return MapStatus.ENOTSUPP;
-            if (percpu && (f & MapFlags.NumaNode) != 0)
+            // A NUMA node with per-CPU values or per-CPU LRU lists (the .NET flag means node 0).
+            if ((percpu || (f & MapFlags.NoCommonLru) != 0) && (f & MapFlags.NumaNode) != 0)
                 return MapStatus.EINVAL;
             if (definition.MaxEntries == 0 || definition.KeySize == 0 || definition.ValueSize == 0)
                 return MapStatus.EINVAL;
@@ -70,6 +71,8 @@ public sealed unsafe partial class BpfMap
                 return MapStatus.EOPNOTSUPP;                           // map_check_btf
             if ((off & 3) != 0 || (ulong)off + 4 > definition.ValueSize)
                 return MapStatus.EINVAL;                               // BTF: lock inside the value, aligned
+            if ((f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) != 0)
+                return MapStatus.EACCES;                               // special fields need program write access
         }
         return MapStatus.Ok;
     }
