@@ -62,7 +62,20 @@ public sealed unsafe partial class BpfMap : IDisposable
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>Keys present now (exact when no writer runs; a snapshot otherwise).</summary>
-    public long Count => _table.IsArray ? MaxEntries : MaxEntries - _table.Pool.TokensApprox;
+    public long Count
+    {
+        get
+        {
+            if (_table.IsArray)
+                return MaxEntries;
+            // The tokens live in native memory that a close frees after a grace period.
+            if (!EnterOpen())
+                return 0;
+            long n = MaxEntries - _table.Pool.TokensApprox;
+            Epoch.Exit();
+            return n;
+        }
+    }
 
     /// <summary>Native bytes the map holds: slots, locks and elements (spares included).</summary>
     public long MemoryBytes => _table.Bytes;
@@ -88,6 +101,7 @@ public sealed unsafe partial class BpfMap : IDisposable
         if (Interlocked.Exchange(ref _closed, 1) != 0)
             return;
         HandleTable.Remove(Handle, this);
+        _table.Pool.MarkClosed();
         // The closed flag is this map's "unlink": an operation that saw it clear entered its
         // section first, so the table outlives it (Epoch rule 4).
         Epoch.DeferDispose(_table);
@@ -103,6 +117,14 @@ public sealed unsafe partial class BpfMap : IDisposable
             return true;
         Epoch.Exit();
         return false;
+    }
+
+    /// <summary>Leaves the command's section, then runs deferred epoch work (outside the section).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Leave()
+    {
+        Epoch.Exit();
+        _table.Pool.AdvanceIfRequested();
     }
 
     private static int ReadPossibleCpus()

@@ -30,7 +30,7 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EINVAL;                   // array_map_delete_elem
         else
             ret = map.DeleteHash(key);
-        Epoch.Exit();
+        map.Leave();
         return ret;
     }
 
@@ -41,7 +41,7 @@ public sealed unsafe partial class BpfMap
         uint removed = ElementPool.None;
         t.LockStripe(tag);
         if (t.Find(key, tag, out uint slot) is not null)
-            removed = t.Remove(slot);
+            removed = t.Remove(slot, t.Pool.CurrentShard());
         t.UnlockStripe(tag);
         if (removed == ElementPool.None)
             return MapStatus.ENOENT;
@@ -49,12 +49,11 @@ public sealed unsafe partial class BpfMap
         return MapStatus.Ok;
     }
 
-    /// <summary>After an unlink and the unlock: the token returns at once, the memory after a grace period.</summary>
+    /// <summary>After an unlink and the unlock: the memory is reused after a grace period (the
+    /// token already returned under the stripe lock, in <see cref="Table.Remove"/>).</summary>
     private void ReleaseRemoved(uint element)
     {
         ElementPool pool = _table.Pool;
-        int shard = pool.CurrentShard();
-        pool.ReturnToken(shard);
-        pool.Retire(shard, element);
+        pool.Retire(pool.CurrentShard(), element);
     }
 }

@@ -38,7 +38,7 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EBUSY;
         else
         {
-            removed = t.Remove(slot);
+            removed = t.Remove(slot, t.Pool.CurrentShard());
             ret = MapStatus.Ok;
         }
         t.UnlockStripe(tag);

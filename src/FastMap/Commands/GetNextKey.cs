@@ -38,7 +38,7 @@ public sealed unsafe partial class BpfMap
             if (ret == MapStatus.Ok)
                 Buffer.MemoryCopy(e, nextKey, map.KeySize, map.KeySize);
         }
-        Epoch.Exit();
+        map.Leave();
         return ret;
     }
 }

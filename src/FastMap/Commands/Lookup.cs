@@ -35,7 +35,7 @@ public sealed unsafe partial class BpfMap
                 ret = MapStatus.Ok;
             }
         }
-        Epoch.Exit();
+        map.Leave();
         return ret;
     }
 

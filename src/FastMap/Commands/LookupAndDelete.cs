@@ -38,14 +38,14 @@ public sealed unsafe partial class BpfMap
             if (e is not null)
             {
                 t.CopyOut(t.ValueOf(e), value, (flags & (ulong)ElemFlags.Lock) != 0);
-                removed = t.Remove(slot);
+                removed = t.Remove(slot, t.Pool.CurrentShard());
             }
             t.UnlockStripe(tag);
             ret = removed == ElementPool.None ? MapStatus.ENOENT : MapStatus.Ok;
             if (removed != ElementPool.None)
                 map.ReleaseRemoved(removed);
         }
-        Epoch.Exit();
+        map.Leave();
         return ret;
     }
 }

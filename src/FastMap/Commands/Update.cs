@@ -32,7 +32,7 @@ public sealed unsafe partial class BpfMap
         }
         else
             ret = map.UpdateHash(key, value, flags);
-        Epoch.Exit();
+        map.Leave();
         return ret;
     }
 
@@ -52,7 +52,7 @@ public sealed unsafe partial class BpfMap
         int shard = t.Pool.CurrentShard();
         uint fresh = t.Pool.Alloc(shard);
         if (fresh == ElementPool.None)
-            return MapStatus.ENOMEM;
+            return t.Pool.IsClosed ? MapStatus.EBADF : MapStatus.ENOMEM;
         byte* e = t.Pool.Address(fresh);
         *(uint*)e = index;
         t.CopyInFresh(t.ValueOf(e), value);
@@ -100,7 +100,7 @@ public sealed unsafe partial class BpfMap
         // critical section shrinks to the slot decision (the kernel's LRU also allocates first).
         uint fresh = pool.Alloc(shard);
         if (fresh == ElementPool.None)
-            return MapStatus.ENOMEM;
+            return pool.IsClosed ? MapStatus.EBADF : MapStatus.ENOMEM; // closed while we allocated
         byte* fe = pool.Address(fresh);
         Buffer.MemoryCopy(key, fe, KeySize, KeySize);
         t.CopyInFresh(t.ValueOf(fe), value);

@@ -72,6 +72,9 @@ internal static unsafe partial class Epoch
     /// <summary>True if the calling thread is inside a section.</summary>
     public static bool IsProtected => t_slot is { Depth: > 0 };
 
+    /// <summary>The calling thread's nesting depth (0 outside any section).</summary>
+    public static int Depth => t_slot?.Depth ?? 0;
+
     /// <summary>Enters a read-side section (nests). Pair with <see cref="Exit"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Enter()

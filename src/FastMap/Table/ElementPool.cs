@@ -70,13 +70,16 @@ internal sealed unsafe class ElementPool : IDisposable
     private readonly Lock _growLock = new();
     private readonly List<nint> _blocks = [];
     private int _disposed;
+    private int _closed;                     // managed fields: readable after the native memory is gone
+    private int _advanceRequested;
 
     /// <summary>Creates a pool with <paramref name="tokens"/> capacity tokens.</summary>
     /// <param name="stride">Element size in bytes (a multiple of 8).</param>
     /// <param name="tokens">Capacity (<c>max_entries</c>); 0 for arrays, whose slots always exist.</param>
     /// <param name="prealloc">Elements to allocate now (the kernel preallocates by default).</param>
     /// <param name="growthHint">Expected total elements, to size chunks.</param>
-    private ElementPool(int stride, long tokens, uint prealloc, uint growthHint)
+    /// <param name="spare">Elements beyond capacity that limbo may hold before the pool grows.</param>
+    private ElementPool(int stride, long tokens, uint prealloc, uint growthHint, uint spare)
     {
         Stride = stride;
         // 64 Ki elements a chunk at most (3 MiB at 48 bytes): growth stays cheap and a chunk
@@ -86,9 +89,10 @@ internal sealed unsafe class ElementPool : IDisposable
         int shards = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64));
         _shardMask = shards - 1;
         _shards = (Shard*)NativeBlock.AllocZeroed((nuint)(shards * sizeof(Shard)));
-        // Each attempt costs a process-wide barrier (microseconds); 1/64 of the map between
-        // attempts keeps limbo well inside the spare elements. TODO measure.
-        _advanceEvery = (int)Math.Clamp(growthHint / 64, 64u, 4096u);
+        // Each attempt costs a process-wide barrier (microseconds), so attempts are spaced out;
+        // but limbo holds up to three attempts' worth of retires per shard before they are safe,
+        // so the spacing stays under a quarter of the spares per shard. TODO measure.
+        _advanceEvery = (int)Math.Clamp(spare / (uint)(4 * shards), 16u, 4096u);
         for (int s = 0; s < shards; s++)
             _shards[s].Tokens = tokens / shards + (s == 0 ? tokens % shards : 0);
         _chunkCapacity = 16;
@@ -98,11 +102,11 @@ internal sealed unsafe class ElementPool : IDisposable
     }
 
     /// <summary>Creates a pool, or returns null if the memory is not there (<c>-ENOMEM</c>).</summary>
-    public static ElementPool? Create(int stride, long tokens, uint prealloc, uint growthHint)
+    public static ElementPool? Create(int stride, long tokens, uint prealloc, uint growthHint, uint spare)
     {
         try
         {
-            var pool = new ElementPool(stride, tokens, prealloc, growthHint);
+            var pool = new ElementPool(stride, tokens, prealloc, growthHint, spare);
             if (pool._shards is null || pool._chunks is null || (prealloc > 0 && pool._elementCount < prealloc))
             {
                 pool.Dispose();
@@ -205,15 +209,9 @@ internal sealed unsafe class ElementPool : IDisposable
 
     private uint AllocSlow(int shard)
     {
-        // 1. Let readers' progress free our limbo (no lock held: TryAdvance costs a barrier).
-        Epoch.TryAdvance();
         Shard* s = _shards + shard;
-        LockShard(s);
-        uint idx = PopLocked(s);
-        UnlockShard(s);
-        if (idx != None)
-            return idx;
-        // 2. Another shard's free elements, one shard lock at a time.
+        uint idx = None;
+        // 1. Another shard's free elements, one shard lock at a time: no barrier needed.
         for (int i = 1; i <= _shardMask && idx == None; i++)
         {
             Shard* o = _shards + ((shard + i) & _shardMask);
@@ -223,10 +221,46 @@ internal sealed unsafe class ElementPool : IDisposable
         }
         if (idx != None)
             return idx;
+        // 2. If enough of our limbo is waiting, advance (a process-wide barrier each; three
+        //    tries, as one advance may land while another thread's command still holds the
+        //    previous epoch) and reuse it. Advancing whenever the free stack runs dry would shrink epochs to
+        //    a retire or two and pay a barrier per allocation; waiting for half an advance
+        //    interval's worth keeps batches large. Our own announcement would refuse the advance
+        //    once another thread advanced during this command, so when the command's section is
+        //    the only one (it holds no element reference before publishing), leave and re-enter
+        //    it, then check the map is still open.
+        long pending = 0;
+        for (int i = 0; i <= _shardMask; i++) // a racy sum is enough for a heuristic
+            pending += Volatile.Read(ref _shards[i].Limbo0.Count) + Volatile.Read(ref _shards[i].Limbo1.Count) + Volatile.Read(ref _shards[i].Limbo2.Count);
+        if (pending >= Math.Max(1, _advanceEvery / 2))
+        {
+            for (int attempt = 0; attempt < 3 && idx == None; attempt++)
+            {
+                // Re-announce before every attempt: two writers here at once would otherwise each
+                // hold the epoch the other just advanced from, and both would fail every attempt.
+                if (Epoch.Depth == 1)
+                {
+                    Epoch.Exit();
+                    Epoch.Enter();
+                    if (IsClosed)
+                        return None; // closed meanwhile: our pool may be freed after this section
+                }
+                Epoch.TryAdvance();
+                for (int i = 0; i <= _shardMask && idx == None; i++) // ours first, then the others'
+                {
+                    Shard* o = _shards + ((shard + i) & _shardMask);
+                    LockShard(o);
+                    idx = PopLocked(o);
+                    UnlockShard(o);
+                }
+            }
+            if (idx != None)
+                return idx;
+        }
         // 3. Fresh memory: readers are slow, and we never wait for them (Epoch rule 5).
         lock (_growLock)
         {
-            if (!AddChunks(1u << _shift, spread: false, into: shard))
+            if (!AddChunks(GrowStep, spread: false, into: shard))
                 return None;
         }
         LockShard(s);
@@ -234,6 +268,10 @@ internal sealed unsafe class ElementPool : IDisposable
         UnlockShard(s);
         return idx;
     }
+
+    /// <summary>Elements added per growth: a quarter of the spares' worth of retires, at least a cache
+    /// line's worth of indices, so growth while a reader is parked comes in modest steps.</summary>
+    private uint GrowStep => (uint)Math.Max(64, _advanceEvery * (_shardMask + 1));
 
     /// <summary>Frees an element that was never published: no reader can hold it.</summary>
     public void FreeNow(int shard, uint index)
@@ -272,8 +310,26 @@ internal sealed unsafe class ElementPool : IDisposable
         UnlockShard(s);
         Debug.Assert(ok, "limbo growth failed; the element leaks (harmless, counted in memory).");
         if (advance)
+            Volatile.Write(ref _advanceRequested, 1); // done by the command after it leaves its section
+    }
+
+    /// <summary>
+    /// Called by a command after it left its section: runs an epoch advance that a retire asked
+    /// for. Advancing from inside the section would be refused by our own announcement whenever
+    /// another thread has advanced meanwhile (Epoch rule 3).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AdvanceIfRequested()
+    {
+        if (Volatile.Read(ref _advanceRequested) != 0 && Interlocked.Exchange(ref _advanceRequested, 0) != 0)
             Epoch.TryAdvance();
     }
+
+    /// <summary>Set (before the grace period starts) when the map closes: allocation then gives up.</summary>
+    public void MarkClosed() => Interlocked.Exchange(ref _closed, 1); // full fence: before the grace period's tag is read
+
+    /// <summary>True once the map is closed.</summary>
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Stack* Limbo(Shard* s, long epoch) => &s->Limbo0 + (int)(epoch % 3);

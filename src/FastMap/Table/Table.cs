@@ -103,11 +103,12 @@ internal sealed unsafe partial class Table : IDisposable
         // Slots: at least twice max_entries (live load <= 1/2, so probes stay short and an insert
         // always finds a free slot); at least 8 (one cache line). Arrays index slots directly.
         uint slots = isArray ? maxEntries : (uint)Math.Max(8ul, BitOperations.RoundUpToPowerOf2((ulong)maxEntries) * 2);
-        // Spares absorb elements waiting in limbo and updates' fresh copies: 1/16 of capacity
-        // keeps K16/V32 under 72 bytes an entry. Arrays need every slot filled up front.
-        uint spare = Math.Max(64u, maxEntries / 16);
+        // Spares absorb elements waiting in limbo and updates' fresh copies: 1/8 of capacity
+        // keeps K16/V32 at 70 bytes an entry (target 72). Huge elements get fewer fixed spares
+        // (about 16 MiB of them at most): growth covers the rest. Arrays fill every slot up front.
+        uint spare = Math.Max(Math.Min(64u, 1u + (uint)((16u << 20) / stride)), maxEntries / 8);
         uint initial = isArray || prealloc ? maxEntries + spare : 0;
-        ElementPool? pool = ElementPool.Create(stride, isArray ? 0 : maxEntries, initial, maxEntries + spare);
+        ElementPool? pool = ElementPool.Create(stride, isArray ? 0 : maxEntries, initial, maxEntries + spare, spare);
         if (pool is null)
             return null;
         var t = new Table(keySize, valueSize, spinLockOffset, slots, pool, isArray, seed);
@@ -258,8 +259,11 @@ internal sealed unsafe partial class Table : IDisposable
         return (uint)old - IndexBias;
     }
 
-    /// <summary>Unlinks a live slot (tombstone); returns the element index to retire.</summary>
-    public uint Remove(uint slot)
+    /// <summary>
+    /// Unlinks a live slot (tombstone) and gives its capacity token back to <paramref name="shard"/>;
+    /// returns the element index, which the caller retires after unlocking.
+    /// </summary>
+    public uint Remove(uint slot, int shard)
     {
         ulong* slots = Slots();
         ulong old = slots[slot];
@@ -267,6 +271,9 @@ internal sealed unsafe partial class Table : IDisposable
         // Release store: readers that still load the old word may use the element until their
         // section ends; the element is retired, not freed, after this.
         Volatile.Write(ref slots[slot], Tombstone);
+        // The token returns while the stripe is held: once the key is gone, an insert that finds
+        // the map full must not exist (that would be a false E2BIG, not linearizable).
+        Pool.ReturnToken(shard);
         return (uint)old - IndexBias;
     }
 
@@ -389,12 +396,11 @@ internal sealed unsafe partial class Table : IDisposable
             slots = Slots(); // a rebuild may have swapped arrays before we got the stripe
             bool still = Volatile.Read(ref slots[i]) == w;
             if (still)
-                Volatile.Write(ref slots[i], Tombstone);
+                Remove(i, shard);
             UnlockStripe(tag);
             if (!still)
                 continue;
             Pool.Retire(shard, (uint)w - IndexBias);
-            Pool.ReturnToken(shard);
             return true;
         }
         return false;
