@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using FastMap.Internal;
 
 namespace FastMap;
 
@@ -112,12 +113,47 @@ public sealed unsafe partial class BpfMap
     public MapStatus Lookup<TKey, TValue>(in TKey key, out TValue value, ElemFlags flags = ElemFlags.Any)
         where TKey : unmanaged where TValue : unmanaged
     {
+        if (flags == ElemFlags.Any && _plainRead && sizeof(TKey) == _keySize && sizeof(TValue) == _valueBytes)
+            return LookupTyped(in key, out value);
         value = default;
         if (sizeof(TKey) != KeySize || sizeof(TValue) != ValueBufferSize)
             return MapStatus.EINVAL;
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
             return LookupCore(this, (byte*)k, (byte*)v, (ulong)flags);
+    }
+
+    /// <summary>
+    /// The typed lookup with every check already known to pass except the handle's: the same steps as
+    /// <see cref="LookupCore"/>, specialised by the JIT for the key and value types (a 16-byte key is
+    /// hashed and compared as two words, the value is one struct copy). Measured: fewer instructions
+    /// per lookup let the core overlap more independent lookups' cache misses.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private MapStatus LookupTyped<TKey, TValue>(in TKey key, out TValue value) where TKey : unmanaged where TValue : unmanaged
+    {
+        Internal.Epoch.ThreadSlot t = Internal.Epoch.EnterFast();
+        MapStatus st = MapStatus.EBADF;
+        value = default;
+        if (Volatile.Read(ref _closed) == 0)
+        {
+            Table table = _table;
+            fixed (TKey* k = &key)
+            {
+                byte* e = sizeof(TKey) == 16
+                    ? table.Find<TKey>((byte*)k, table.Tag16((byte*)k), out _)
+                    : table.Find((byte*)k, table.Tag((byte*)k), out _);
+                if (e is null)
+                    st = MapStatus.ENOENT;
+                else
+                {
+                    value = Unsafe.ReadUnaligned<TValue>(table.ValueOf(e));
+                    st = MapStatus.Ok;
+                }
+            }
+        }
+        Internal.Epoch.Exit(t);
+        return st;
     }
 
     /// <summary>Typed update.</summary>

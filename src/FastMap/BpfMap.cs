@@ -23,12 +23,20 @@ public sealed unsafe partial class BpfMap : IDisposable
     private readonly MapFlags _flags;
     private int _closed;
 
+    // Hot-path copies of the definition, so a typed lookup reads one object.
+    private readonly int _keySize;
+    private readonly int _valueBytes;
+    private readonly bool _plainRead;      // a hashed table without a spin lock, on a readable handle
+
     private BpfMap(MapDefinition definition, Table table, uint valueBufferSize)
     {
         Definition = definition;
         _table = table;
         _flags = definition.Flags;
         ValueBufferSize = (int)valueBufferSize;
+        _keySize = (int)definition.KeySize;
+        _valueBytes = (int)valueBufferSize;
+        _plainRead = !table.IsArray && table.SpinLockOffset < 0 && (_flags & MapFlags.WriteOnly) == 0;
     }
 
     /// <summary>The definition the map was created with.</summary>

@@ -75,7 +75,7 @@ internal static unsafe partial class Epoch
     /// <summary>The calling thread's nesting depth (0 outside any section).</summary>
     public static int Depth => t_slot?.Depth ?? 0;
 
-    /// <summary>Enters a read-side section (nests). Pair with <see cref="Exit"/>.</summary>
+    /// <summary>Enters a read-side section (nests). Pair with <see cref="Exit()"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Enter()
     {
@@ -89,6 +89,27 @@ internal static unsafe partial class Epoch
             // against the reclaimer comes from its process-wide barrier (see remarks).
             Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value));
         }
+    }
+
+    /// <summary>
+    /// <see cref="Enter"/> for the commands' hot paths: returns the thread's slot owner so the exit
+    /// needs no second thread-static lookup. Pair with <see cref="Exit(ThreadSlot)"/> on the same thread.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ThreadSlot EnterFast()
+    {
+        ThreadSlot t = t_slot ?? Attach();
+        if (t.Depth++ == 0)
+            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value)); // as in Enter
+        return t;
+    }
+
+    /// <summary>Leaves a section entered with <see cref="EnterFast"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Exit(ThreadSlot t)
+    {
+        if (--t.Depth == 0)
+            Volatile.Write(ref *(long*)t.Slot, 0); // release, as in Exit()
     }
 
     /// <summary>Leaves a read-side section; the outermost exit makes the thread quiescent.</summary>
@@ -195,7 +216,7 @@ internal static unsafe partial class Epoch
     }
 
     /// <summary>Owns one slot for one thread; its finalizer returns the slot when the thread dies.</summary>
-    private sealed class ThreadSlot(byte* slot)
+    internal sealed class ThreadSlot(byte* slot)
     {
         public readonly byte* Slot = slot;
         public int Depth;

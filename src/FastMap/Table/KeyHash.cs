@@ -1,10 +1,11 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace FastMap.Internal;
 
 /// <summary>
 /// The key hash: 64 bits from a seeded multiply-xorshift over 8-byte words (tail bytes zero
-/// padded), finished with murmur3's fmix64. It need not be jhash: iteration order is not part of
+/// padded), finished with murmur3's fmix64; 16-byte keys take a one-multiply path. It need not be jhash: iteration order is not part of
 /// the contract, only the set of keys is.
 /// </summary>
 internal static unsafe class KeyHash
@@ -17,6 +18,8 @@ internal static unsafe class KeyHash
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Hash(byte* key, uint length, ulong seed)
     {
+        if (length == 16)
+            return Hash16(key, seed);
         ulong h = seed ^ (length * K0);
         uint i = 0;
         for (; i + 8 <= length; i += 8)
@@ -28,6 +31,27 @@ internal static unsafe class KeyHash
                 tail |= (ulong)key[i + j] << (int)(8 * j);
             h = (h ^ tail) * K2;
         }
+        return Finish(h);
+    }
+
+    /// <summary>
+    /// The hash of a 16-byte key (the flow keys of the standard workloads): one 64x64->128 multiply
+    /// of the two seeded words, folded (wyhash's "mum"). Four chained multiplies took a fifth of a
+    /// cached lookup; this takes one. Both words are mixed with the seed, so the multiply's zero
+    /// operand depends on the per-map random seed, not on the key alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hash16(byte* key, ulong seed)
+    {
+        ulong a = Unsafe.ReadUnaligned<ulong>(key) ^ seed ^ K0;
+        ulong b = Unsafe.ReadUnaligned<ulong>(key + 8) ^ BitOperations.RotateLeft(seed, 32) ^ K1;
+        ulong hi = Math.BigMul(a, b, out ulong lo);
+        return hi ^ lo;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Finish(ulong h)
+    {
         h ^= h >> 33;
         h *= 0xFF51AFD7ED558CCD;
         h ^= h >> 33;
