@@ -114,7 +114,7 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
         long bytes = sys.Memory switch
         {
             MemoryKind.ManagedHeap => heap1 - heap0,
-            MemoryKind.KernelMemlock => m.OwnAccountingBytes() ?? -1,
+            MemoryKind.KernelMemlock or MemoryKind.OwnAccounting => m.OwnAccountingBytes() ?? -1,
             _ => rss1 - rss0,
         };
         results.Memory.Add(new MemRow(sizeName, ks.Size, sys.Name, sys.Memory.ToString(), bytes, ks.TotalPresent, secs));

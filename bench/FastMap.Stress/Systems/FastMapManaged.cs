@@ -37,7 +37,7 @@ public sealed class FastMapManagedSystem : MapSystem
 {
     public override string Name => "FastMap";
     public override bool InPlace => true;
-    public override MemoryKind Memory => MemoryKind.Rss;
+    public override MemoryKind Memory => MemoryKind.OwnAccounting;
     public override string Notes => ".NET API (BpfMap, generic struct overloads)";
 
 #if HAVE_BPFMAP
@@ -49,7 +49,7 @@ public sealed class FastMapManagedSystem : MapSystem
             out BpfMap? map);
         if (s != MapStatus.Ok || map is null) { error = $"BpfMap.Create failed: {s}"; return null; }
         error = null;
-        return new MapInstance<FastMapManaged>(new FastMapManaged(map)) { System = this };
+        return new MapInstance<FastMapManaged>(new FastMapManaged(map)) { System = this, Accounting = () => map.MemoryBytes };
     }
 #else
     public override string? Unavailable =>

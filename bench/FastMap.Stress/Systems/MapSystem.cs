@@ -12,6 +12,9 @@ public enum MemoryKind
     Rss,
     /// <summary>The kernel's own accounting: memlock in /proc/self/fdinfo/&lt;fd&gt;.</summary>
     KernelMemlock,
+    /// <summary>The system's own accounting of the native bytes it holds (FastMap's MemoryBytes):
+    /// an RSS delta misses memory that malloc recycles from an earlier map.</summary>
+    OwnAccounting,
 }
 
 /// <summary>A system's description, and the factory for its maps.</summary>
