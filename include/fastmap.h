@@ -28,8 +28,11 @@
  * a key rounded up to 8 bytes), so a datapath may refresh an aligned 8-byte
  * field (a revision, a timestamp) with one atomic store through the pointer
  * from fm_map_lookup_elem_ptr(). Compare-and-delete is atomic against every
- * other map operation; against such an in-place writer it is atomic only when
- * the compared window is that single aligned word (the RFC's rule).
+ * other map operation. An in-place writer takes no lock (nor does a BPF
+ * program in the kernel: the RFC's atomicity boundary), so compare a single
+ * aligned word that such writers store whole: a refresh that completed before
+ * the delete was called is always seen (-EBUSY); one that lands while the
+ * delete runs may be lost with the entry, as either order is then correct.
  *
  * Build: cc app.c $(pkg-config --cflags --libs fastmap)
  */
