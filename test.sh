@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every FastMap test: the managed suite (xunit), the compare-window tests again with SIMD
-# disabled (scalar path), and the C suite (CTest) against an installed libfastmap.so.
+# disabled (scalar path), the C suite (CTest) against an installed libfastmap.so, and a smoke run
+# of the stress benchmark.
 # Usage: ./test.sh            (from a fresh clone; needs the .NET 10 SDK, gcc, cmake, pkg-config)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -33,7 +34,14 @@ if [ -n "$c_pass" ]; then
 else
     failed=$((failed + 1)); status=1
 fi
-rm -f "$log"
+echo "== stress benchmark smoke run (--quick; no timing is asserted, only that every system runs)"
+smoke_out=$(mktemp -d)
+if dotnet run -c Release --project bench/FastMap.Stress -- --quick --no-plots --out "$smoke_out" 2>&1 | tail -5; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); status=1
+fi
+rm -rf "$smoke_out" "$log"
 
 echo
 echo "all: $passed passed, $failed failed"
