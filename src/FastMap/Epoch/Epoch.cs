@@ -77,22 +77,10 @@ internal static unsafe partial class Epoch
 
     /// <summary>Enters a read-side section (nests). Pair with <see cref="Exit()"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Enter()
-    {
-        ThreadSlot? t = t_slot;
-        if (t is null)
-            t = Attach();
-        if (t.Depth++ == 0)
-        {
-            // Rule 2: the announced value is one read of G. Volatile.Write is a release store:
-            // nothing this thread did before the section moves into it; store-to-load ordering
-            // against the reclaimer comes from its process-wide barrier (see remarks).
-            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value));
-        }
-    }
+    public static void Enter() => EnterFast();
 
     /// <summary>
-    /// <see cref="Enter"/> for the commands' hot paths: returns the thread's slot owner so the exit
+    /// Enters a section for the commands' hot paths: returns the thread's slot owner so the exit
     /// needs no second thread-static lookup. Pair with <see cref="Exit(ThreadSlot)"/> on the same thread.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -100,7 +88,12 @@ internal static unsafe partial class Epoch
     {
         ThreadSlot t = t_slot ?? Attach();
         if (t.Depth++ == 0)
-            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value)); // as in Enter
+        {
+            // Rule 2: the announced value is one read of G. Volatile.Write is a release store:
+            // nothing this thread did before the section moves into it; store-to-load ordering
+            // against the reclaimer comes from its process-wide barrier (see remarks).
+            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value));
+        }
         return t;
     }
 
