@@ -148,9 +148,15 @@ public sealed class ReclamationTests
         else
         {
             // Two writers on two cores: a writer preempted inside its section holds the epoch for a
-            // scheduler quantum, and the other allocates fresh memory meanwhile (never waits).
-            // Bounded: a small multiple of the preallocation, whatever the run length.
-            Assert.True(map.Table.Pool.ElementCount <= 16 * initial, why);
+            // scheduler quantum, and the other allocates fresh memory meanwhile (never waits), so
+            // how much it grows depends on the scheduler; a loose sanity bound only.
+            Assert.True(map.Table.Pool.ElementCount <= 64 * initial, why);
+            // What is deterministic: once every thread makes progress again, retired memory comes
+            // back and the pool stops growing (here: one writer, whose sections are its own).
+            long settled = map.Table.Pool.ElementCount;
+            for (int phase = 0; phase < 5; phase++)
+                Churn(map, 20, ref rev, 1);
+            Assert.True(map.Table.Pool.ElementCount == settled, why + $"; then one writer grew it from {settled} to {map.Table.Pool.ElementCount}");
         }
         Assert.Equal(max, (uint)map.Count);
     }
