@@ -138,7 +138,7 @@ public sealed unsafe partial class BpfMap
         {
             bool placed = t.Insert(tag, fresh);
             System.Diagnostics.Debug.Assert(placed, "no free slot although live <= slots / 2");
-            haveToken = false;                        // spent on the new key
+            haveToken = !placed;                      // spent on the new key, or given back below
             if (!placed)
                 ret = MapStatus.ENOMEM;
         }
