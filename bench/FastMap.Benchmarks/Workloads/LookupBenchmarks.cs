@@ -10,7 +10,7 @@ public class LookupHit : WorkloadBase
     public ulong ConcurrentDictionary()
     {
         ulong result = 0;
-        foreach (ref readonly Key16 k in Hits.AsSpan())
+        foreach (ref readonly Key16 k in Hits)
         {
             Peer.TryGetValue(k, out Value32 v);
             result ^= v.Revision;
@@ -22,7 +22,7 @@ public class LookupHit : WorkloadBase
     public ulong FastMap()
     {
         ulong result = 0;
-        foreach (ref readonly Key16 k in Hits.AsSpan())
+        foreach (ref readonly Key16 k in Hits)
         {
             Map.Lookup(in k, out Value32 v);
             result ^= v.Revision;
@@ -38,7 +38,7 @@ public class LookupMiss : WorkloadBase
     public int ConcurrentDictionary()
     {
         int result = 0;
-        foreach (ref readonly Key16 k in Misses.AsSpan())
+        foreach (ref readonly Key16 k in Misses)
             result ^= Peer.TryGetValue(k, out _) ? 1 : 0;
         return result;
     }
@@ -47,7 +47,7 @@ public class LookupMiss : WorkloadBase
     public int FastMap()
     {
         int result = 0;
-        foreach (ref readonly Key16 k in Misses.AsSpan())
+        foreach (ref readonly Key16 k in Misses)
             result ^= (int)Map.Lookup(in k, out Value32 _);
         return result;
     }

@@ -9,7 +9,9 @@ namespace FastMap.Benchmarks.Workloads;
 /// <see cref="ConcurrentDictionary{TKey, TValue}"/> of <c>max_entries</c> = <see cref="Size"/>, each
 /// prefilled with 3/4 of it from the splitmix64 key stream; hit keys are drawn from the prefilled
 /// set and miss keys from a disjoint stream, in an order generated before the timed loop.
-/// One invocation runs <see cref="Batch"/> operations (a single op is tens of nanoseconds).
+/// One invocation runs <see cref="Batch"/> operations (a single op is tens of nanoseconds) on the
+/// next <see cref="Batch"/> keys of a 1 Mi-key random order, so at L successive invocations touch
+/// cold entries as the stress run does, instead of re-reading the same thousand hot ones.
 /// </summary>
 [MemoryDiagnoser]
 public abstract class WorkloadBase
@@ -25,9 +27,24 @@ public abstract class WorkloadBase
     protected BpfMap Map = null!;
     protected ConcurrentDictionary<Key16, Value32> Peer = null!;
     protected Key16[] Present = [];   // the prefilled keys
-    protected Key16[] Hits = [];      // Batch random present keys
-    protected Key16[] Misses = [];    // Batch keys that are never inserted
+    protected Key16[] HitOrder = [];  // OrderLength random present keys
+    protected Key16[] MissOrder = []; // OrderLength keys that are never inserted
     protected ulong Revision = 1;
+    private const int OrderLength = 1 << 20;
+    private int _cursor;
+
+    /// <summary>The next <see cref="Batch"/> hit keys (advances the cursor).</summary>
+    protected ReadOnlySpan<Key16> Hits => HitOrder.AsSpan(Advance(), Batch);
+
+    /// <summary>The next <see cref="Batch"/> miss keys (advances the cursor).</summary>
+    protected ReadOnlySpan<Key16> Misses => MissOrder.AsSpan(Advance(), Batch);
+
+    private int Advance()
+    {
+        int at = _cursor;
+        _cursor = (at + Batch) & (OrderLength - 1);
+        return at;
+    }
 
     [GlobalSetup]
     public void Setup()
@@ -47,12 +64,12 @@ public abstract class WorkloadBase
             Peer[Present[i]] = v;
         }
         var rng = new SplitMix64.Rng(Seed ^ 0xF00D);
-        Hits = new Key16[Batch];
-        Misses = new Key16[Batch];
-        for (int i = 0; i < Batch; i++)
+        HitOrder = new Key16[OrderLength];
+        MissOrder = new Key16[OrderLength];
+        for (int i = 0; i < OrderLength; i++)
         {
-            Hits[i] = Present[rng.Below(fill)];
-            Misses[i] = SplitMix64.Key(Seed, (ulong)(Size + i)); // indices past the prefilled range
+            HitOrder[i] = Present[rng.Below(fill)];
+            MissOrder[i] = SplitMix64.Key(Seed ^ 0xBAD, (ulong)i); // another seed: a disjoint stream
         }
     }
 
