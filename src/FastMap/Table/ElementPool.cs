@@ -299,8 +299,9 @@ internal sealed unsafe class ElementPool : IDisposable
 
     /// <summary>
     /// Retires an element after it was unlinked: it is reused only after a grace period. The
-    /// caller must have made the unlink visible (a release store) and hold no stripe lock only if
-    /// it wants the occasional epoch advance to happen here; holding one is allowed.
+    /// caller must have made the unlink visible (a release store); it may hold a stripe lock. Every
+    /// <c>_advanceEvery</c> retires this requests an epoch advance, which the command runs after
+    /// leaving its section (<see cref="AdvanceIfRequested"/>).
     /// </summary>
     public void Retire(int shard, uint index)
     {
