@@ -15,14 +15,16 @@ namespace FastMap.Internal;
 /// key's hash and the key's home slot is <c>tag &amp; mask</c>, so a rebuild can re-place a slot
 /// without touching its element. Probing is linear, one slot at a time, so eight consecutive
 /// probes share one cache line.</para>
-/// <para>Stripe locks (spin locks, one per 64-byte line, chosen by the low hash bits) serialise
+/// <para>Stripe locks (spin locks, one per 64-byte line, chosen from the tag) serialise
 /// writers of the same key: the stripe of key K guards every transition of the slot holding K
 /// (live to live on replace, live to tombstone on delete) and the decision that K is absent.
 /// Claiming a free slot (empty or tombstone) for a new key is a CAS, because keys of other stripes
 /// probe through the same slots; a slot that holds a live word is written only by its key's
 /// stripe holder, so those writes are release stores, not CASes. A rebuild holds every stripe,
 /// taken in ascending order (the only multi-stripe acquisition; LRU eviction takes the victim's
-/// stripe alone, before the inserter takes its own).</para>
+/// stripe alone, before the inserter takes its own). A delete gives the key's capacity token back
+/// before it releases the stripe (<see cref="Remove"/>), so no insert can find the key gone and the
+/// map still full. Array maps have no stripes: any writer swaps an index's slot with one exchange.</para>
 /// <para>Invariant P (probe chains): every live key's slot is reached from its home slot through
 /// non-empty slots only. Slots of one array go from empty to non-empty and never back (deletes
 /// leave tombstones; an insert takes the first free slot it meets after checking absence up to the
@@ -38,7 +40,7 @@ namespace FastMap.Internal;
 /// and every lock-free read runs inside a section. A lookup that races a rebuild may finish on the
 /// old array, which no writer changes after the swap: it answers as of an instant inside its
 /// call, which is what linearizability asks.</para>
-/// <para>Lock order: stripe, then pool shard (innermost), then element value lock. No lock is held
+/// <para>Lock order: stripe, then either a pool shard or an element's value lock (never both). No lock is held
 /// while waiting for a grace period (none is ever waited for), and no section is required to take
 /// a lock.</para>
 /// </remarks>
