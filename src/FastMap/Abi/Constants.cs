@@ -72,4 +72,12 @@ public enum BpfCommand
     MapGetNextKey = 4,
     /// <summary><c>BPF_MAP_LOOKUP_AND_DELETE_ELEM</c>.</summary>
     MapLookupAndDeleteElem = 21,
+    /// <summary><c>BPF_MAP_LOOKUP_BATCH</c>.</summary>
+    MapLookupBatch = 24,
+    /// <summary><c>BPF_MAP_LOOKUP_AND_DELETE_BATCH</c>.</summary>
+    MapLookupAndDeleteBatch = 25,
+    /// <summary><c>BPF_MAP_UPDATE_BATCH</c>.</summary>
+    MapUpdateBatch = 26,
+    /// <summary><c>BPF_MAP_DELETE_BATCH</c> (with <c>BPF_F_COMPARE</c> in elem_flags: batch compare-and-delete).</summary>
+    MapDeleteBatch = 27,
 }

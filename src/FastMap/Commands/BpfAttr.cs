@@ -17,13 +17,22 @@ public static unsafe class BpfAttr
     // ELEM layout: map_fd@0, key@8, value/next_key@16, flags@24, then the RFC's fields.
     internal const int MapFdOffset = 0, KeyOffset = 8, ValueOffset = 16, FlagsOffset = 24;
     internal const int CompareOffset = 32, CompareOffsetOffset = 40, CompareSizeOffset = 44;
+
+    // BATCH layout: in_batch@0, out_batch@8, keys@16, values@24, count@32, map_fd@36, elem_flags@40,
+    // flags@48 (the kernel's, ending at 56); then FastMap's batch compare-and-delete fields, used only
+    // by BPF_MAP_DELETE_BATCH with BPF_F_COMPARE in elem_flags: compares@56 (count windows of
+    // compare_size bytes), compare_offset@64, compare_size@68, results@72 (count int32 results).
+    internal const int InBatchOffset = 0, OutBatchOffset = 8, KeysOffset = 16, ValuesOffset = 24, CountOffset = 32,
+        BatchFdOffset = 36, ElemFlagsOffset = 40, BatchFlagsOffset = 48, KernelBatchEnd = 56,
+        ComparesOffset = 56, BatchCompareOffsetOffset = 64, BatchCompareSizeOffset = 68, ResultsOffset = 72, BatchEnd = 80;
     private const int PageSize = 4096;
 
     /// <summary>Runs one command on the caller's attr (any size up to a page).</summary>
     /// <param name="cmd">The <c>enum bpf_cmd</c> number.</param>
-    /// <param name="attr">The attr bytes.</param>
+    /// <param name="attr">The attr bytes. The batch commands write <c>count</c> (offset 32) back, as
+    /// the kernel writes <c>uattr->batch.count</c>; nothing else in the attr is written.</param>
     /// <returns>0 (or a new handle for <see cref="BpfCommand.MapCreate"/>) or a negative errno.</returns>
-    public static int Execute(int cmd, ReadOnlySpan<byte> attr)
+    public static int Execute(int cmd, Span<byte> attr)
     {
         // bpf_check_uarg_tail_zero: a larger attr is accepted only if the part we do not know is zero.
         if (attr.Length > PageSize)
@@ -41,9 +50,47 @@ public static unsafe class BpfAttr
             BpfCommand.MapDeleteElem => Delete(a),
             BpfCommand.MapGetNextKey => Elem(a, 24, static (m, k, v, _, _) => BpfMap.GetNextKeyCore(m, k, v)),
             BpfCommand.MapLookupAndDeleteElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupAndDeleteCore(m, k, v, f)),
+            BpfCommand.MapLookupBatch or BpfCommand.MapLookupAndDeleteBatch
+                or BpfCommand.MapUpdateBatch or BpfCommand.MapDeleteBatch => Batch((BpfCommand)cmd, a, attr),
             _ => (int)MapStatus.EINVAL,
         };
     }
+
+    private static int Batch(BpfCommand cmd, Span<byte> a, Span<byte> caller)
+    {
+        ulong elemFlags = BinaryPrimitives.ReadUInt64LittleEndian(a[ElemFlagsOffset..]);
+        bool compare = cmd == BpfCommand.MapDeleteBatch && (elemFlags & (ulong)ElemFlags.Compare) != 0;
+        // CHECK_ATTR, before the handle: FastMap's compare fields count as the batch struct's last
+        // ones, and (as the RFC rules for DELETE_ELEM) they must be zero without BPF_F_COMPARE.
+        if (!TailIsZero(a, BatchEnd) || (!compare && !TailIsZero(a, KernelBatchEnd)))
+            return (int)MapStatus.EINVAL;
+        BpfMap? map = HandleTable.Get((int)BinaryPrimitives.ReadUInt32LittleEndian(a[BatchFdOffset..]));
+        byte* keys = Ptr(a, KeysOffset), values = Ptr(a, ValuesOffset);
+        ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(a[BatchFlagsOffset..]);
+        MapStatus st;
+        fixed (byte* pa = a)
+        {
+            uint* count = (uint*)(pa + CountOffset);
+            st = cmd switch
+            {
+                BpfCommand.MapLookupBatch or BpfCommand.MapLookupAndDeleteBatch => BpfMap.LookupBatchCore(map,
+                    cmd == BpfCommand.MapLookupAndDeleteBatch, Ptr(a, InBatchOffset), Ptr(a, OutBatchOffset),
+                    keys, values, count, elemFlags, flags),
+                BpfCommand.MapUpdateBatch => BpfMap.UpdateBatchCore(map, keys, values, count, elemFlags),
+                _ when compare => BpfMap.DeleteCompareBatchCore(map, keys, Ptr(a, ComparesOffset),
+                    BinaryPrimitives.ReadUInt32LittleEndian(a[BatchCompareOffsetOffset..]),
+                    BinaryPrimitives.ReadUInt32LittleEndian(a[BatchCompareSizeOffset..]),
+                    (int*)Ptr(a, ResultsOffset), count, elemFlags),
+                _ => BpfMap.DeleteBatchCore(map, keys, count, elemFlags),
+            };
+        }
+        // put_user(count): back into the caller's attr (an attr too short to hold count asked for 0).
+        if (caller.Length >= CountOffset + 4)
+            a.Slice(CountOffset, 4).CopyTo(caller[CountOffset..]);
+        return (int)st;
+    }
+
+    private static byte* Ptr(ReadOnlySpan<byte> a, int offset) => (byte*)BinaryPrimitives.ReadUInt64LittleEndian(a[offset..]);
 
     private delegate MapStatus ElemOp(BpfMap? map, byte* key, byte* value, ulong flags, int unused);
 

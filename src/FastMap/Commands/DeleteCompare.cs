@@ -12,6 +12,20 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     private MapStatus DeleteCompareChecked(byte* key, byte* compare, uint offset, uint size)
     {
+        MapStatus st = CheckCompareWindow(offset, ref size);
+        if (st != MapStatus.Ok)
+            return st;
+        if (compare is null)
+            return MapStatus.EFAULT;
+        return CompareAndUnlink(key, _table.Tag(key), compare, offset, size);
+    }
+
+    /// <summary>
+    /// The compare arguments' checks, shared with the batch: window (<c>-EINVAL</c>, overflow-safe;
+    /// size 0 becomes the whole value), map type and spin-lock value (<c>-EOPNOTSUPP</c>).
+    /// </summary>
+    private MapStatus CheckCompareWindow(uint offset, ref uint size)
+    {
         uint valueSize = Definition.ValueSize;
         size = size != 0 ? size : valueSize;
         if (size > valueSize || offset > valueSize - size)
@@ -20,11 +34,13 @@ public sealed unsafe partial class BpfMap
             return MapStatus.EOPNOTSUPP;              // only htab_map_ops has map_delete_elem_cmp
         if (_table.SpinLockOffset >= 0)
             return MapStatus.EOPNOTSUPP;              // map->record: raw bytes would never match
-        if (compare is null)
-            return MapStatus.EFAULT;
+        return MapStatus.Ok;
+    }
 
+    /// <summary>The locked step of compare-and-delete, after every check; the caller is in a section.</summary>
+    private MapStatus CompareAndUnlink(byte* key, uint tag, byte* compare, uint offset, uint size)
+    {
         Table t = _table;
-        uint tag = t.Tag(key);
         MapStatus ret;
         uint removed = ElementPool.None;
         t.LockStripe(tag);

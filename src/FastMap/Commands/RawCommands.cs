@@ -63,8 +63,23 @@ internal static unsafe class RawCommands
             return (int)MapStatus.EFAULT;
         if (size > 4096)
             return (int)MapStatus.E2BIG;
-        return BpfAttr.Execute(cmd, new ReadOnlySpan<byte>(attr, (int)size));
+        return BpfAttr.Execute(cmd, new Span<byte>(attr, (int)size));
     }
+
+    public static int LookupBatch(int fd, byte* inBatch, byte* outBatch, byte* keys, byte* values, uint* count, ulong elemFlags) =>
+        (int)BpfMap.LookupBatchCore(HandleTable.Get(fd), false, inBatch, outBatch, keys, values, count, elemFlags, 0);
+
+    public static int LookupAndDeleteBatch(int fd, byte* inBatch, byte* outBatch, byte* keys, byte* values, uint* count, ulong elemFlags) =>
+        (int)BpfMap.LookupBatchCore(HandleTable.Get(fd), true, inBatch, outBatch, keys, values, count, elemFlags, 0);
+
+    public static int UpdateBatch(int fd, byte* keys, byte* values, uint* count, ulong elemFlags) =>
+        (int)BpfMap.UpdateBatchCore(HandleTable.Get(fd), keys, values, count, elemFlags);
+
+    public static int DeleteBatch(int fd, byte* keys, uint* count, ulong elemFlags) =>
+        (int)BpfMap.DeleteBatchCore(HandleTable.Get(fd), keys, count, elemFlags);
+
+    public static int DeleteBatchCompare(int fd, byte* keys, byte* compares, uint compareOffset, uint compareSize, int* results, uint* count) =>
+        (int)BpfMap.DeleteCompareBatchCore(HandleTable.Get(fd), keys, compares, compareOffset, compareSize, results, count);
 
     public static byte* LookupPtr(int fd, byte* key) => HandleTable.Get(fd) is { } map ? map.LookupPointer(key) : null;
 

@@ -24,16 +24,20 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EFAULT;
         else if ((flags & ~(ulong)ElemFlags.Lock) > (ulong)ElemFlags.Exist)
             ret = MapStatus.EINVAL;
-        else if (t.IsArray)
-            ret = map.UpdateArray(key, value, flags);
-        else if (locked && map.TryUpdateInPlace(key, value, flags, out ret))
-        {
-            // done under the value's lock
-        }
         else
-            ret = map.UpdateHash(key, value, flags);
+            ret = map.UpdateElement(key, value, flags);
         map.Leave();
         return ret;
+    }
+
+    /// <summary>One update after every argument check (the map's <c>map_update_elem</c>); the caller is in a section.</summary>
+    private MapStatus UpdateElement(byte* key, byte* value, ulong flags)
+    {
+        if (_table.IsArray)
+            return UpdateArray(key, value, flags);
+        if ((flags & (ulong)ElemFlags.Lock) != 0 && TryUpdateInPlace(key, value, flags, out MapStatus ret))
+            return ret;                               // done under the value's lock
+        return UpdateHash(key, value, flags);
     }
 
     private MapStatus UpdateArray(byte* key, byte* value, ulong flags)
