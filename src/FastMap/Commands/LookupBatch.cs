@@ -68,7 +68,7 @@ public sealed unsafe partial class BpfMap
             return MapStatus.EFAULT;
 
         Table.ScanHit[] hits = t_hits ??= new Table.ScanHit[64];
-        int n = t.CollectBuckets(from, max, ref hits, out uint next, out ulong* array);
+        int n = t.CollectBuckets(from, max, ref hits, out uint next, out nint array);
         t_hits = hits;
         MapStatus ret = next >= t.BucketCount ? MapStatus.ENOENT : n == 0 ? MapStatus.ENOSPC : MapStatus.Ok;
         if (n > 0 && (keys is null || values is null))

@@ -40,9 +40,6 @@ internal sealed unsafe partial class Table
     /// <summary>Buckets a batch cursor walks (the slot count, fixed for the table's life).</summary>
     public uint BucketCount => _slotCount;
 
-    /// <summary>The slot array current now (a scan's snapshot; valid until the caller's section ends).</summary>
-    public ulong* CurrentSlots => Slots();
-
     /// <summary>The element a slot word names.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* ElementOf(ulong word) => Pool.Address((uint)word - IndexBias);
@@ -60,12 +57,12 @@ internal sealed unsafe partial class Table
     /// the end means bucket <paramref name="next"/> alone holds more than <paramref name="max"/> keys.
     /// Lock-free; the caller is in a section, which keeps every hit's element readable until it leaves.
     /// </summary>
-    public int CollectBuckets(uint from, uint max, ref ScanHit[] hits, out uint next, out ulong* array)
+    public int CollectBuckets(uint from, uint max, ref ScanHit[] hits, out uint next, out nint array)
     {
         Epoch.AssertProtected();
         Debug.Assert(max > 0 && from < _slotCount);
         ulong* slots = Slots();
-        array = slots;
+        array = (nint)slots;                 // the array the hits' slot numbers refer to
         ulong n = _slotCount;
         int len = 0;           // hits collected
         int committed = 0;     // hits of buckets known complete: below the last empty slot passed
@@ -169,10 +166,10 @@ internal sealed unsafe partial class Table
     /// there (an element index is not reused while the caller's section lasts, so no ABA). Otherwise
     /// (a rebuild moved it, or an update replaced it) the key is looked up again.
     /// </summary>
-    public uint Relocate(ulong* array, uint slot, ulong word, uint tag)
+    public uint Relocate(nint array, uint slot, ulong word, uint tag)
     {
         ulong* cur = Slots();
-        if (cur == array && cur[slot] == word)
+        if ((nint)cur == array && cur[slot] == word)
             return slot;
         return Find(ElementOf(word), tag, out uint now) is null ? uint.MaxValue : now;
     }

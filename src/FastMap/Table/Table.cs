@@ -335,13 +335,14 @@ internal sealed unsafe partial class Table : IDisposable
     /// order; call with no stripe held. Readers go on using the old array until they reload it;
     /// it is freed after a grace period.
     /// </summary>
-    public void Rebuild()
+    /// <param name="force">Rebuild even if <see cref="NeedsRebuild"/> is false (tests: keys move on demand).</param>
+    public void Rebuild(bool force = false)
     {
         for (uint s = 0; s <= _stripeMask; s++)
             LockAllStripe(s);
         try
         {
-            if (!NeedsRebuild)
+            if (!NeedsRebuild && !force)
                 return; // another writer rebuilt while we waited
             ulong* old = _slots;
             ulong* fresh = (ulong*)NativeBlock.AllocZeroed((nuint)_slotCount * sizeof(ulong));

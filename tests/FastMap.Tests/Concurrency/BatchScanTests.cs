@@ -1,0 +1,294 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using FastMap.Internal;
+
+namespace FastMap.Tests.Concurrency;
+
+/// <summary>
+/// The batch scan's guarantee under real concurrent writers: a full scan returns every key present
+/// for its whole duration exactly once, and no key absent for its whole duration; returned values
+/// are whole elements of the returned key. Also: lookup-and-delete batches hand each key to exactly
+/// one deleter, and the single-threaded scan equals the model on small, wrapping tables.
+/// </summary>
+public sealed class BatchScanTests
+{
+    private const ulong Stable = 1_000_000, Gone = 2_000_000, Churn = 3_000_000;
+
+    /// <summary>One full scan with <paramref name="batch"/>-entry calls (ENOSPC: retried with more room).</summary>
+    private static List<(ulong Key, KeyedValue Value)> Scan(BpfMap map, int batch, bool delete = false)
+    {
+        var keys = new ulong[batch];
+        var values = new KeyedValue[batch];
+        var got = new List<(ulong, KeyedValue)>();
+        BatchCursor cursor = BatchCursor.Start;
+        for (int calls = 0; ; calls++)
+        {
+            Assert.True(calls < 1_000_000, "the scan did not end");
+            MapStatus st = delete
+                ? map.LookupAndDeleteBatch(ref cursor, MemoryMarshal.AsBytes(keys.AsSpan()), MemoryMarshal.AsBytes(values.AsSpan()), out int n)
+                : map.LookupBatch<ulong, KeyedValue>(ref cursor, keys, values, out n);
+            if (st == MapStatus.ENOSPC)
+            {
+                Assert.Equal(0, n);
+                keys = new ulong[keys.Length * 2];
+                values = new KeyedValue[keys.Length];
+                continue;
+            }
+            Assert.True(st is MapStatus.Ok or MapStatus.ENOENT, $"scan call gave {st}");
+            for (int i = 0; i < n; i++)
+                got.Add((keys[i], values[i]));
+            if (st == MapStatus.ENOENT)
+                return got;
+        }
+    }
+
+    [Theory]
+    [Trait("Category", "Stress")]
+    [InlineData(0u, 7)]        // real hashes: short runs, wrap-around at the end of the array
+    [InlineData(0u, 1)]        // count 1: every multi-key bucket goes through ENOSPC and a retry
+    [InlineData(300u, 16)]     // degenerate hash: long runs, many keys per bucket
+    public void FullScansUnderChurnAndRebuildsReturnStableKeysExactlyOnce(uint hashModulo, int batch)
+    {
+        using BpfMap map = Maps.Hash(2048);
+        map.Table.HashModuloForTests = hashModulo;
+        for (ulong k = 0; k < 600; k++)
+            Assert.Equal(MapStatus.Ok, map.Put(Stable + k, 1));
+        for (ulong k = 0; k < 300; k++)
+            Assert.Equal(MapStatus.Ok, map.Put(Gone + k, 1));
+        for (ulong k = 0; k < 300; k++)
+            Assert.Equal(MapStatus.Ok, map.Delete(Gone + k));
+        long rebuildsBefore = map.Table.Rebuilds;
+
+        int stop = 0, scans = 0;
+        var failures = new ConcurrentQueue<string>();
+        Threads.Run(3, t =>
+        {
+            if (t < 2)
+            {
+                // Writers: a sliding window of 300 live keys each (insert the next, delete the
+                // oldest, refresh one at random): fresh keys use up empty slots, so the table
+                // rebuilds (re-placing every key) again and again while the scans run.
+                var rng = new Random(17 + t);
+                ulong next = Churn + (ulong)t * 100_000_000, rev = 1;
+                while (Volatile.Read(ref stop) == 0)
+                {
+                    map.Put(next, ++rev);
+                    if (next >= Churn + (ulong)t * 100_000_000 + 300)
+                    {
+                        map.Delete(next - 300);
+                        map.Put(next - (ulong)rng.Next(1, 300), ++rev);
+                    }
+                    next++;
+                }
+                return;
+            }
+            try
+            {
+                // At least 40 scans, and with real hashes on until three rebuilds have run under
+                // them (with a degenerate hash, inserts reuse the cluster's tombstones instead).
+                var guard = System.Diagnostics.Stopwatch.StartNew();
+                for (int s = 0; s < 40 || (hashModulo == 0 && map.Table.Rebuilds < rebuildsBefore + 3 && guard.Elapsed.TotalSeconds < 60); s++)
+                {
+                    var seen = new Dictionary<ulong, int>();
+                    foreach ((ulong key, KeyedValue value) in Scan(map, batch))
+                    {
+                        if (!value.Encodes(key))
+                            failures.Enqueue($"scan {s}: key {key} came with {value}");
+                        seen[key] = seen.GetValueOrDefault(key) + 1;
+                        if (key >= Gone && key < Churn)
+                            failures.Enqueue($"scan {s}: key {key}, absent for the whole scan, was returned");
+                    }
+                    for (ulong k = 0; k < 600; k++)
+                        if (seen.GetValueOrDefault(Stable + k) != 1)
+                            failures.Enqueue($"scan {s}: stable key {Stable + k} returned {seen.GetValueOrDefault(Stable + k)} times");
+                    scans++;
+                    if (!failures.IsEmpty)
+                        break;
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref stop, 1);
+            }
+        });
+        Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(10)));
+        Assert.True(scans >= 40, $"{scans} scans");
+        // The property is only interesting if keys moved under the scans.
+        Assert.True(hashModulo != 0 || map.Table.Rebuilds >= rebuildsBefore + 3, $"only {map.Table.Rebuilds - rebuildsBefore} rebuilds ran during the scans");
+    }
+
+    [Fact]
+    [Trait("Category", "Stress")]
+    public void LookupAndDeleteBatchesHandEachKeyToExactlyOneDeleter()
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            const int N = 3000;
+            using BpfMap map = Maps.Hash(4096);
+            for (ulong k = 0; k < N; k++)
+                Assert.Equal(MapStatus.Ok, map.Put(k, k + 1));
+            var taken = new List<ulong>[3];
+            Threads.Run(3, t =>
+            {
+                taken[t] = [];
+                if (t < 2)
+                {
+                    // Two scanning deleters.
+                    foreach ((ulong key, KeyedValue value) in Scan(map, 5 + 11 * t, delete: true))
+                    {
+                        Assert.True(value.Encodes(key) && value.Rev == key + 1, $"key {key} came with {value}");
+                        taken[t].Add(key);
+                    }
+                    return;
+                }
+                // A third deleter by key: compare-and-delete batches over every key, in order.
+                var rng = new Random(round);
+                ulong[] keys = Enumerable.Range(0, N).Select(i => (ulong)i).OrderBy(_ => rng.Next()).ToArray();
+                ulong[] revs = keys.Select(k => k + 1).ToArray();
+                var results = new MapStatus[64];
+                for (int i = 0; i < N; i += 64)
+                {
+                    int n = Math.Min(64, N - i);
+                    Assert.Equal(MapStatus.Ok, map.CompareAndDeleteBatch<ulong, ulong>(keys.AsSpan(i, n), revs.AsSpan(i, n), 0, results, out int done));
+                    Assert.Equal(n, done);
+                    for (int j = 0; j < n; j++)
+                    {
+                        Assert.True(results[j] is MapStatus.Ok or MapStatus.ENOENT, $"key {keys[i + j]}: {results[j]}");
+                        if (results[j] == MapStatus.Ok)
+                            taken[2].Add(keys[i + j]);
+                    }
+                }
+            });
+            List<ulong> all = [.. taken[0], .. taken[1], .. taken[2]];
+            Assert.Equal(N, all.Count);                       // nobody got a key twice ...
+            Assert.Equal(N, all.Distinct().Count());          // ... or a key two deleters got
+            Assert.Equal(0, map.Count);
+        }
+    }
+
+    [Fact]
+    public void KeysThatRebuildsMoveBehindTheCursorAreStillReturnedOnce()
+    {
+        // Deterministic interleaving: between the calls of a scan, writers insert and delete other
+        // keys and a rebuild re-places every key (moving keys displaced past tombstones backwards,
+        // possibly behind the cursor). Keys present throughout must come back exactly once.
+        for (int seed = 0; seed < 200; seed++)
+        {
+            var rng = new Random(seed);
+            uint max = (uint)rng.Next(8, 200);
+            using BpfMap map = Maps.Hash(max);
+            var stable = new HashSet<ulong>();
+            for (int i = 0; i < 4 * max; i++)
+            {
+                ulong k = (ulong)rng.Next(1_000_000);
+                if (map.Put(k, 1, ElemFlags.NoExist) == MapStatus.Ok)
+                    stable.Add(k);
+                if (stable.Count > max / 2 && rng.Next(2) == 0)
+                {
+                    ulong victim = stable.ElementAt(rng.Next(stable.Count));
+                    Assert.Equal(MapStatus.Ok, map.Delete(victim));   // a tombstone others were displaced past
+                    stable.Remove(victim);
+                }
+            }
+            var keys = new ulong[rng.Next(1, 5)];
+            var values = new KeyedValue[keys.Length];
+            var seen = new Dictionary<ulong, int>();
+            BatchCursor cursor = BatchCursor.Start;
+            ulong churn = 2_000_000;
+            for (MapStatus st = MapStatus.Ok; st != MapStatus.ENOENT;)
+            {
+                st = map.LookupBatch<ulong, KeyedValue>(ref cursor, keys, values, out int n);
+                if (st == MapStatus.ENOSPC)
+                {
+                    keys = new ulong[keys.Length * 2];
+                    values = new KeyedValue[keys.Length];
+                    continue;
+                }
+                for (int i = 0; i < n; i++)
+                    seen[keys[i]] = seen.GetValueOrDefault(keys[i]) + 1;
+                // Other keys come and go, then every key is re-placed.
+                if (map.Put(churn, 1) == MapStatus.Ok && rng.Next(2) == 0)
+                    map.Delete(churn);
+                churn++;
+                map.Table.Rebuild(force: true);
+            }
+            foreach (ulong k in stable)
+                Assert.True(seen.GetValueOrDefault(k) == 1, $"seed {seed}: key {k} returned {seen.GetValueOrDefault(k)} times");
+            Assert.True(seen.Keys.All(k => stable.Contains(k) || k >= 2_000_000), $"seed {seed}: a deleted key was returned");
+        }
+    }
+
+    [Fact]
+    public void ScansOfSmallTablesEqualTheModel()
+    {
+        // Tables of 8..64 slots: runs wrap around the end of the array all the time.
+        for (int seed = 0; seed < 400; seed++)
+        {
+            var rng = new Random(seed);
+            uint max = (uint)rng.Next(1, 33);
+            using BpfMap map = Maps.Hash(max);
+            var model = new Dictionary<ulong, ulong>();
+            for (int op = 0; op < 200; op++)
+            {
+                ulong k = (ulong)rng.Next(3 * (int)max);
+                if (rng.Next(3) == 0)
+                {
+                    map.Delete(k);
+                    model.Remove(k);
+                }
+                else if (map.Put(k, (ulong)op) == MapStatus.Ok)
+                    model[k] = (ulong)op;
+            }
+            List<(ulong Key, KeyedValue Value)> got = Scan(map, rng.Next(1, 6));
+            Assert.Equal(model.Keys.Order(), got.Select(g => g.Key).Order());
+            foreach ((ulong key, KeyedValue value) in got)
+                Assert.Equal(model[key], value.Rev);
+        }
+    }
+
+    [Fact]
+    public void CollectBucketsKeepsWholeBucketsAndReportsTheFirstLeftOut()
+    {
+        using BpfMap map = Maps.Hash(64);
+        Table t = map.Table;
+        for (ulong k = 0; k < 40; k++)
+            Assert.Equal(MapStatus.Ok, map.Put(k, 1));
+        var hits = new Table.ScanHit[1];
+        using (ReadSection.Enter())
+        {
+            for (uint max = 1; max < 45; max++)
+            {
+                uint from = 0, total = 0;
+                var buckets = new List<uint>();
+                while (from < t.BucketCount)
+                {
+                    int n = t.CollectBuckets(from, max, ref hits, out uint next, out _);
+                    Assert.True(n <= max);
+                    if (n == 0 && next < t.BucketCount)
+                    {
+                        // ENOSPC: the bucket at next holds more than max keys. With room for
+                        // exactly its size, a call returns that bucket alone.
+                        uint room = max, after = next;
+                        while (n == 0)
+                            n = t.CollectBuckets(next, ++room, ref hits, out after, out _);
+                        Assert.Equal((int)room, n);
+                        Assert.All(hits.Take(n), h => Assert.Equal(next, h.Bucket));
+                        Assert.True(after > next);
+                        total += (uint)n;
+                        buckets.Add(next);
+                        from = after;
+                        continue;
+                    }
+                    for (int i = 0; i < n; i++)
+                    {
+                        Assert.InRange(hits[i].Bucket, from, next - 1);
+                        buckets.Add(hits[i].Bucket);
+                    }
+                    total += (uint)n;
+                    from = next;
+                }
+                Assert.Equal(40u, total);
+            }
+        }
+    }
+}
