@@ -83,6 +83,10 @@ extern "C" {
 #define FM_BPF_MAP_DELETE_ELEM             3
 #define FM_BPF_MAP_GET_NEXT_KEY            4
 #define FM_BPF_MAP_LOOKUP_AND_DELETE_ELEM  21
+#define FM_BPF_MAP_LOOKUP_BATCH            24
+#define FM_BPF_MAP_LOOKUP_AND_DELETE_BATCH 25
+#define FM_BPF_MAP_UPDATE_BATCH            26
+#define FM_BPF_MAP_DELETE_BATCH            27 /**< with FM_F_COMPARE in elem_flags: fm_map_delete_batch_cmp() */
 
 /** The kernel-internal ENOTSUPP, which bpf(2) returns to user space (not in <errno.h>). */
 #define FM_ENOTSUPP 524
@@ -240,6 +244,123 @@ FM_API int fm_map_lookup_and_delete_elem(int fd, const void *key, /*out*/ void *
  */
 FM_API int fm_map_get_next_key(int fd, const void *key, /*out*/ void *next_key);
 
+/*
+ * Batch commands (BPF_MAP_*_BATCH): many entries per call, as libbpf's bpf_map_*_batch().
+ *
+ * count is in-out everywhere: in, how many entries the buffers hold (keys: count * key_size
+ * bytes; values: count * the value size fm_map_lookup_elem() uses); out, how many were
+ * processed. *count == 0 does nothing and returns 0. The checks of the handle, permission,
+ * flags, map type, compare window and a NULL count leave *count as passed; after them, *count
+ * is set to the entries done when the call returns (0 if none), also on error.
+ *
+ * The scan cursor (in_batch, out_batch) is opaque: a u32 that FastMap reads and writes as 4
+ * bytes (hash maps: a bucket index; arrays: the last index returned). Give the cursor buffers
+ * max(4, key_size) bytes, the kernel's convention, so code stays portable to bpf(2). Start a
+ * scan with in_batch NULL and pass the previous call's out_batch as the next in_batch.
+ */
+
+/**
+ * @brief Copies out entries from a cursor on (BPF_MAP_LOOKUP_BATCH). Hash maps return whole
+ * buckets: a bucket that does not fit in the room left ends the call before it.
+ *
+ * A full scan returns every key present for the whole scan exactly once, and no key absent for
+ * the whole scan, under any concurrent writers (also across the map's internal rebuilds); keys
+ * added or deleted during the scan may or may not be returned. Each value is a consistent copy.
+ * @param fd          map handle.
+ * @param in_batch    the cursor to resume from (4 bytes read), or NULL to start.
+ * @param[out] out_batch the cursor for the next call (4 bytes written).
+ * @param[out] keys   room for *count keys.
+ * @param[out] values room for *count values.
+ * @param count       in: room, in entries; out: entries copied.
+ * @param elem_flags  0, or FM_F_LOCK (copy each value under its spin lock).
+ * @return 0 (more may follow: call again with out_batch), or in this order: -EBADF, -EPERM
+ *   (FM_F_WRONLY handle), -EINVAL (elem_flags other than FM_F_LOCK; FM_F_LOCK without a spin
+ *   lock), -EFAULT (count NULL); then with *count > 0:
+ *   -ENOENT, the scan is done. This is how every scan ends, and it comes *with data*: the
+ *           *count entries (possibly 0) of this call are valid, so use them before stopping.
+ *           A hash cursor past the last bucket gives -ENOENT with *count 0 at once, and
+ *           out_batch is not written; an array cursor at the last index likewise.
+ *   -EFAULT (keys or values NULL when there is an entry to copy, *count 0; out_batch NULL:
+ *           hash maps refuse it before the walk, *count 0, arrays after copying, as bpf(2)),
+ *   -ENOSPC (hash maps: the next bucket alone holds more than *count entries; *count 0 and
+ *           out_batch is that bucket: call again with more room).
+ */
+FM_API int fm_map_lookup_batch(int fd, void *in_batch, /*out*/ void *out_batch,
+			       /*out*/ void *keys, /*out*/ void *values, uint32_t *count,
+			       uint64_t elem_flags);
+
+/**
+ * @brief fm_map_lookup_batch() that also deletes what it returns
+ * (BPF_MAP_LOOKUP_AND_DELETE_BATCH). Each entry is copied and unlinked under its bucket lock,
+ * so every value returned is the entry's last (in-place writers aside, see Memory above).
+ * An entry another thread deletes first is skipped, so *count can be below the room, even 0
+ * with a return of 0: call again. Arguments as fm_map_lookup_batch(). Nothing is deleted
+ * when an argument is refused.
+ * @return as fm_map_lookup_batch(), with -EPERM when the handle lacks read or write, and
+ *   -FM_ENOTSUPP (FM_MAP_TYPE_ARRAY) after -EPERM and before the elem_flags check.
+ */
+FM_API int fm_map_lookup_and_delete_batch(int fd, void *in_batch, /*out*/ void *out_batch,
+					  /*out*/ void *keys, /*out*/ void *values,
+					  uint32_t *count, uint64_t elem_flags);
+
+/**
+ * @brief Creates or replaces *count entries in order (BPF_MAP_UPDATE_BATCH), each as
+ * fm_map_update_elem() with FM_ANY, stopping at the first error.
+ * @param fd         map handle.
+ * @param keys       *count keys, back to back (arrays: u32 indexes).
+ * @param values     *count values, back to back.
+ * @param count      in: entries; out: entries applied (all of them on success; on an element's
+ *                   error, the entries before it, which stay applied).
+ * @param elem_flags 0, or FM_F_LOCK. FM_NOEXIST and FM_EXIST are refused, as by bpf(2).
+ * @return 0, or in this order: -EBADF, -EPERM (FM_F_RDONLY handle), -EINVAL (elem_flags other
+ *   than FM_F_LOCK; FM_F_LOCK without a spin lock), -EFAULT (count NULL; keys or values NULL,
+ *   *count 0); then the first element's error: -E2BIG (map full; arrays: index >= max_entries),
+ *   -ENOMEM, or -EBADF (the handle was closed during the call).
+ */
+FM_API int fm_map_update_batch(int fd, const void *keys, const void *values, uint32_t *count,
+			       uint64_t elem_flags);
+
+/**
+ * @brief Deletes *count keys in order (BPF_MAP_DELETE_BATCH), stopping at the first error:
+ * a missing key stops the batch, as in the kernel. A collector whose keys may have gone
+ * meanwhile wants fm_map_delete_batch_cmp(), which goes on.
+ * @param fd         map handle.
+ * @param keys       *count keys, back to back.
+ * @param count      in: keys; out: keys deleted before the first error (all on success).
+ * @param elem_flags 0, or FM_F_LOCK on a map with a spin lock (no effect).
+ * @return 0, or in this order: -EBADF, -EPERM (FM_F_RDONLY handle), -FM_ENOTSUPP
+ *   (FM_MAP_TYPE_ARRAY), -EINVAL (other elem_flags, FM_F_COMPARE included), -EFAULT (count
+ *   NULL; keys NULL, *count 0); then the first key's error: -ENOENT (absent: keys before it
+ *   are deleted, it and those after it are not touched), or -EBADF (closed during the call).
+ */
+FM_API int fm_map_delete_batch(int fd, const void *keys, uint32_t *count, uint64_t elem_flags);
+
+/**
+ * @brief Batch compare-and-delete: for each i < *count, fm_map_delete_elem_cmp() of key i with
+ * window i of @p compares (BPF_MAP_DELETE_BATCH with FM_F_COMPARE). A collector's pass: snapshot
+ * with fm_map_lookup_batch(), then delete every idle key whose revision is unchanged.
+ *
+ * Each key's compare and unlink is one atomic step (as fm_map_delete_elem_cmp()); the batch as
+ * a whole is not atomic. Per-key outcomes go to @p results and the batch goes on past them:
+ * results[i] is 0 (deleted), -EBUSY (the window differs: the entry was refreshed, it stays) or
+ * -ENOENT (absent). Argument errors fail the whole call before any key is touched.
+ * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param keys           *count keys, back to back.
+ * @param compares       *count windows of compare_size bytes (value_size if 0), back to back.
+ * @param compare_offset start of the window in the value.
+ * @param compare_size   window length; 0 means value_size (whole values).
+ * @param[out] results   *count int32_t per-key results.
+ * @param count          in: keys; out: keys processed (all of them unless the call failed).
+ * @return 0 (see @p results), or in this order, nothing deleted: -EBADF, -EPERM (FM_F_RDONLY
+ *   handle), -EINVAL (window past value_size, overflow-safe), -EOPNOTSUPP (not a plain hash
+ *   map, or the value holds a spin lock), -EFAULT (count NULL, *count left as is; keys,
+ *   compares or results NULL while *count > 0, *count set to 0). Also -EBADF if the handle is
+ *   closed during the call: the first *count results are valid.
+ */
+FM_API int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compares,
+				   uint32_t compare_offset, uint32_t compare_size,
+				   /*out*/ int32_t *results, uint32_t *count);
+
 /**
  * @brief The bpf(2) entry point: same commands, attr layout and answers as the kernel, so a
  * program written against syscall(__NR_bpf, cmd, attr, size) runs by calling this instead.
@@ -248,6 +369,17 @@ FM_API int fm_map_get_next_key(int fd, const void *key, /*out*/ void *next_key);
  * value/next_key@16, flags@24, and the RFC's compare fields compare@32 (a pointer),
  * compare_offset@40, compare_size@44 (u32 each). Handles are FastMap handles, not file
  * descriptors. Pointers inside @p attr are read as pointers of this process.
+ *
+ * For the *_BATCH commands, the kernel's batch layout: in_batch@0, out_batch@8, keys@16,
+ * values@24 (pointers, u64 each), count@32 (u32, in-out: written back into @p attr),
+ * map_fd@36 (u32), elem_flags@40, flags@48 (u64; for the hash lookup batches it must be 0,
+ * else -EINVAL). Then FastMap's extension, read only by FM_BPF_MAP_DELETE_BATCH with
+ * FM_F_COMPARE in elem_flags (which then must be exactly FM_F_COMPARE, else -EINVAL), making
+ * it fm_map_delete_batch_cmp(): compares@56 (a pointer to count windows of compare_size
+ * bytes, back to back), compare_offset@64, compare_size@68 (u32 each; 0 = whole value),
+ * results@72 (a pointer to count int32_t results); 80 bytes in all. Without FM_F_COMPARE,
+ * bytes 56..80 must be zero; bytes from 80 on must always be zero (-EINVAL, checked before
+ * the handle).
  * @param cmd  FM_BPF_* command.
  * @param attr the union bpf_attr; BPF_MAP_CREATE writes nothing back (the handle is the return).
  * @param size bytes of @p attr the caller passes.
