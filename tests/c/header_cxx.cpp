@@ -1,6 +1,7 @@
 // The header from C++: extern "C" linkage, no C-only constructs outside macros.
 #include <fastmap.h>
 
+#include <cerrno>
 #include <cstring>
 
 int main()
@@ -18,5 +19,10 @@ int main()
 	fm_read_unlock();
 	if (p != nullptr)
 		return 2;
+	uint32_t cursor, count = 1;
+	unsigned keys[1];
+	unsigned char values[8];
+	if (fm_map_lookup_batch(fd, nullptr, &cursor, keys, values, &count, 0) != -ENOENT || count != 0)
+		return 4;
 	return fm_map_close(fd) == 0 ? 0 : 3;
 }
