@@ -43,17 +43,7 @@ public sealed unsafe partial class BpfMap
         if (t.Find(key, tag, out uint slot) is not null)
             removed = t.Remove(slot, t.Pool.CurrentShard());
         t.UnlockStripe(tag);
-        if (removed == ElementPool.None)
-            return MapStatus.ENOENT;
-        ReleaseRemoved(removed);
-        return MapStatus.Ok;
-    }
-
-    /// <summary>After an unlink and the unlock: the memory is reused after a grace period (the
-    /// token already returned under the stripe lock, in <see cref="Table.Remove"/>).</summary>
-    private void ReleaseRemoved(uint element)
-    {
-        ElementPool pool = _table.Pool;
-        pool.Retire(pool.CurrentShard(), element);
+        // Table.Remove gave the token back and retired the element: reused after a grace period.
+        return removed == ElementPool.None ? MapStatus.ENOENT : MapStatus.Ok;
     }
 }

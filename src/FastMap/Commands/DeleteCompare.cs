@@ -42,7 +42,6 @@ public sealed unsafe partial class BpfMap
     {
         Table t = _table;
         MapStatus ret;
-        uint removed = ElementPool.None;
         t.LockStripe(tag);
         byte* e = t.Find(key, tag, out uint slot);
         if (e is null)
@@ -54,12 +53,10 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EBUSY;
         else
         {
-            removed = t.Remove(slot, t.Pool.CurrentShard());
+            t.Remove(slot, t.Pool.CurrentShard());
             ret = MapStatus.Ok;
         }
         t.UnlockStripe(tag);
-        if (removed != ElementPool.None)
-            ReleaseRemoved(removed);
         return ret;
     }
 }

@@ -42,8 +42,6 @@ public sealed unsafe partial class BpfMap
             }
             t.UnlockStripe(tag);
             ret = removed == ElementPool.None ? MapStatus.ENOENT : MapStatus.Ok;
-            if (removed != ElementPool.None)
-                map.ReleaseRemoved(removed);
         }
         map.Leave();
         return ret;

@@ -91,7 +91,7 @@ public sealed unsafe partial class BpfMap
             if (!delete)
             {
                 byte* e = t.ElementOf(h.Word);
-                Buffer.MemoryCopy(e, dstKey, ks, ks);
+                Table.CopyValue(e, dstKey, ks);
                 t.CopyOut(t.ValueOf(e), dstValue, locked);
                 copied++;
                 continue;
@@ -103,15 +103,13 @@ public sealed unsafe partial class BpfMap
             if (slot != uint.MaxValue)
             {
                 byte* e = t.ElementAt(slot);
-                Buffer.MemoryCopy(e, dstKey, ks, ks);
+                Table.CopyValue(e, dstKey, ks);
                 t.CopyOut(t.ValueOf(e), dstValue, locked);
                 removed = t.Remove(slot, shard);
             }
             t.UnlockStripe(tag);
-            if (removed == ElementPool.None)
-                continue;                             // deleted by another writer since the scan
-            t.Pool.Retire(shard, removed);
-            copied++;
+            if (removed != ElementPool.None)
+                copied++;                             // else deleted by another writer since the scan
         }
         *count = copied;
         *(uint*)outBatch = next;

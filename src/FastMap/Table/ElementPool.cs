@@ -307,6 +307,31 @@ internal sealed unsafe class ElementPool : IDisposable
     {
         Shard* s = _shards + shard;
         LockShard(s);
+        bool advance = RetireLocked(s, index);
+        UnlockShard(s);
+        if (advance)
+            Volatile.Write(ref _advanceRequested, 1); // done by the command after it leaves its section
+    }
+
+    /// <summary>
+    /// A delete's bookkeeping in one shard-lock hold: gives the key's capacity token back and
+    /// retires its element (as <see cref="ReturnToken"/> then <see cref="Retire"/>, one atomic
+    /// acquisition instead of two). Called under the key's stripe, after the unlink's release store.
+    /// </summary>
+    public void ReturnTokenAndRetire(int shard, uint index)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        s->Tokens++;
+        bool advance = RetireLocked(s, index);
+        UnlockShard(s);
+        if (advance)
+            Volatile.Write(ref _advanceRequested, 1);
+    }
+
+    /// <summary>Pushes a retired element into the limbo of the current epoch; true if an advance is due.</summary>
+    private bool RetireLocked(Shard* s, uint index)
+    {
         // The tag is read under the shard lock, after the unlink (the lock's CAS orders them), so
         // tags pushed into this shard never decrease and a bucket holding another epoch of the
         // same residue mod 3 is at least three epochs old: safe by rule 4.
@@ -319,13 +344,11 @@ internal sealed unsafe class ElementPool : IDisposable
         }
         bucket->Epoch = e;
         bool ok = Push(bucket, index);
+        Debug.Assert(ok, "limbo growth failed; the element leaks (harmless, counted in memory).");
         bool advance = ++s->RetiredSinceAdvance >= _advanceEvery;
         if (advance)
             s->RetiredSinceAdvance = 0;
-        UnlockShard(s);
-        Debug.Assert(ok, "limbo growth failed; the element leaks (harmless, counted in memory).");
-        if (advance)
-            Volatile.Write(ref _advanceRequested, 1); // done by the command after it leaves its section
+        return advance;
     }
 
     /// <summary>
