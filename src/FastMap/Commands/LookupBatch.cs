@@ -78,7 +78,10 @@ public sealed unsafe partial class BpfMap
         uint ks = Definition.KeySize, vs = t.ValueSize;
         int shard = t.Pool.CurrentShard();
         uint copied = 0;
-        const int Ahead = 8;                          // elements are scattered: overlap their misses
+        // Elements are scattered: overlap their misses. Measured (S, 2-core VM): 4 ahead 53 ns an
+        // entry, 8 ahead 43, 16 ahead 38, 32 ahead 35, 64 ahead 47 (noisy; a miss here costs
+        // hundreds of ns, so the scan is bound by misses in flight, not instructions).
+        const int Ahead = 16;
         for (int i = 0; i < n && i < Ahead; i++)
             t.PrefetchWord(hits[i].Word);
         for (int i = 0; i < n; i++)

@@ -182,6 +182,7 @@ public sealed unsafe partial class BpfMap
         *count = 0;
         Table t = _table;
         uint ks = Definition.KeySize;
+        // Measured at L (2-core VM): distances 8/4 to 48/32 all gave 145-200 ns a key, within noise.
         const int Far = 8, Near = 4, Ring = 16;       // Ring: a power of two > Far
         uint* tags = stackalloc uint[Ring];
         for (uint j = 0; j < max && j < Far; j++)
