@@ -123,7 +123,9 @@ public sealed unsafe partial class BpfMap
     /// The kernel's <c>generic_map_lookup_batch</c> on an array: the cursor is the last key returned
     /// (a u32 index; NULL starts before 0, an index past the end restarts at 0, as get-next-key does),
     /// entries are copied until <c>count</c> or the end (<c>-ENOENT</c>); <c>out_batch</c> is written
-    /// only if something was copied.
+    /// only if something was copied. <c>batch.flags</c> is not checked (as the generic walk does not).
+    /// NULL keys or values are <c>-EFAULT</c> before the first copy (the kernel has copied the first
+    /// key by then; the errno and count are the same).
     /// </summary>
     private MapStatus ArrayBatch(byte* inBatch, byte* outBatch, byte* keys, byte* values, uint* count, ulong elemFlags)
     {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using FastMap;
 using FastMap.Tests.Engine;
 
@@ -201,5 +202,128 @@ public class BatchTests
         Assert.Equal([MapStatus.Ok, MapStatus.Ok, MapStatus.ENOENT], st);
         Assert.Equal(MapStatus.ENOTSUPP, a.LookupAndDeleteBatch(ref c, keys, values, out _));
         Assert.Equal(MapStatus.ENOTSUPP, a.DeleteBatch(keys, out _));
+    }
+
+    [Fact]
+    public void SpanArgumentErrorsAreEinvalAndTouchNothing()
+    {
+        using BpfMap m = Filled(8);
+        BatchCursor c = BatchCursor.Start;
+        Assert.Equal(MapStatus.EINVAL, m.LookupBatch(ref c, new byte[17], new byte[64], out int n));   // not whole keys
+        Assert.Equal(MapStatus.EINVAL, m.LookupBatch(ref c, new byte[32], new byte[63], out n));   // values short
+        Assert.True(c.IsStart);
+        Assert.Equal(MapStatus.EINVAL, m.UpdateBatch(new byte[32], new byte[32], out n));          // 2 keys, 1 value
+        Assert.Equal(MapStatus.EINVAL, m.DeleteBatch(new byte[15], out n));
+        byte[] keys = [.. TestMaps.Key(0), .. TestMaps.Key(1)];
+        Assert.Equal(MapStatus.EINVAL, m.CompareAndDeleteBatch(keys, new byte[15], 0, new MapStatus[2], out n)); // windows do not divide
+        Assert.Equal(MapStatus.EINVAL, m.CompareAndDeleteBatch(keys, new byte[16], 0, new MapStatus[1], out n)); // results short
+        Assert.Equal(MapStatus.EINVAL, m.LookupBatch<long, long>(ref c, new long[2], new long[2], out n));       // wrong types
+        Assert.Equal(0, n);
+        Assert.Equal(8, m.Count);
+    }
+
+    [Fact]
+    public void HandleAndPermissionErrors()
+    {
+        BpfMap closed = Filled(2);
+        closed.Dispose();
+        BatchCursor c = BatchCursor.Start;
+        var k = new byte[32];
+        var v = new byte[64];
+        Assert.Equal(MapStatus.EBADF, closed.LookupBatch(ref c, k, v, out _));
+        Assert.Equal(MapStatus.EBADF, closed.UpdateBatch(k, v, out _));
+        Assert.Equal(MapStatus.EBADF, closed.DeleteBatch(k, out _));
+        Assert.Equal(MapStatus.EBADF, closed.CompareAndDeleteBatch(k, new byte[16], 0, new MapStatus[2], out _));
+
+        using BpfMap ro = Filled(0, flags: MapFlags.ReadOnly);
+        Assert.Equal(MapStatus.EPERM, ro.UpdateBatch(k, v, out _));
+        Assert.Equal(MapStatus.EPERM, ro.DeleteBatch(k, out _));
+        Assert.Equal(MapStatus.EPERM, ro.LookupAndDeleteBatch(ref c, k, v, out _));
+        Assert.Equal(MapStatus.EPERM, ro.CompareAndDeleteBatch(k, new byte[16], 0, new MapStatus[2], out _));
+        Assert.Equal(MapStatus.ENOENT, ro.LookupBatch(ref c, k, v, out _));
+        using BpfMap wo = Filled(0, flags: MapFlags.WriteOnly);
+        Assert.Equal(MapStatus.EPERM, wo.LookupBatch(ref c, k, v, out _));
+        Assert.Equal(MapStatus.EPERM, wo.LookupAndDeleteBatch(ref c, k, v, out _));
+        Assert.Equal(MapStatus.EINVAL, wo.UpdateBatch(k, v, out _, ElemFlags.Lock));   // no spin lock
+        Assert.Equal(MapStatus.Ok, wo.UpdateBatch(k, v, out int applied));
+        Assert.Equal(2, applied);
+    }
+
+    [Fact]
+    public void BatchCompareAndDeleteThroughTheAttrLayout()
+    {
+        using BpfMap m = Filled(4);
+        byte[] keys = [.. TestMaps.Key(0), .. TestMaps.Key(1), .. TestMaps.Key(2)];
+        byte[] cmp = [.. TestMaps.Rev(0), .. TestMaps.Rev(5), .. TestMaps.Rev(2)];
+        var results = new int[3];
+        GCHandle hk = GCHandle.Alloc(keys, GCHandleType.Pinned), hc = GCHandle.Alloc(cmp, GCHandleType.Pinned),
+            hr = GCHandle.Alloc(results, GCHandleType.Pinned);
+        try
+        {
+            var attr = new byte[BpfAttr.Size];
+            void Put64(int at, ulong x) => BinaryPrimitives.WriteUInt64LittleEndian(attr.AsSpan(at), x);
+            void Put32(int at, uint x) => BinaryPrimitives.WriteUInt32LittleEndian(attr.AsSpan(at), x);
+            Put64(16, (ulong)hk.AddrOfPinnedObject());
+            Put32(32, 3);                             // count
+            Put32(36, (uint)m.Handle);
+            Put64(40, (ulong)ElemFlags.Compare);      // elem_flags
+            Put64(56, (ulong)hc.AddrOfPinnedObject()); // compares
+            Put32(64, 0);                             // compare_offset
+            Put32(68, 8);                             // compare_size
+            Put64(72, (ulong)hr.AddrOfPinnedObject()); // results
+            Assert.Equal(0, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(attr.AsSpan(32)));   // count written back
+            Assert.Equal([0, (int)MapStatus.EBUSY, 0], results);
+            Assert.Equal(2, m.Count);
+
+            // The compare fields without BPF_F_COMPARE are refused before anything happens.
+            Put64(40, 0);
+            Put32(32, 3);
+            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            // ... and with the flag, the tail after results must be zero.
+            Put64(40, (ulong)ElemFlags.Compare);
+            attr[80] = 1;
+            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            attr[80] = 0;
+            // Other flags beside BPF_F_COMPARE: EINVAL, after the handle.
+            Put64(40, (ulong)(ElemFlags.Compare | ElemFlags.Lock));
+            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Put32(36, 99999);
+            Assert.Equal((int)MapStatus.EBADF, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal(2, m.Count);
+        }
+        finally
+        {
+            hk.Free();
+            hc.Free();
+            hr.Free();
+        }
+    }
+
+    [Fact]
+    public void LongBatchesSpanManySectionsAndLetReclamationRun()
+    {
+        // 20,000 updates and deletes in single calls: the batch leaves and re-enters its section
+        // every few hundred elements, so the elements it retires are reused, not piled up.
+        using BpfMap m = TestMaps.Hash(max: 4096);
+        const int N = 20_000;
+        var keys = new byte[N * 16];
+        var values = new byte[N * 32];
+        for (int i = 0; i < N; i++)
+        {
+            TestMaps.Key(i % 4096).CopyTo(keys, i * 16);
+            TestMaps.Value(i % 4096, (ulong)i).CopyTo(values, i * 32);
+        }
+        long before = m.MemoryBytes;
+        for (int round = 0; round < 5; round++)
+        {
+            Assert.Equal(MapStatus.Ok, m.UpdateBatch(keys, values, out int n));
+            Assert.Equal(N, n);
+        }
+        Assert.Equal(4096, m.Count);
+        Assert.True(m.MemoryBytes <= before * 2, $"memory grew from {before} to {m.MemoryBytes} bytes");
+        Assert.Equal(MapStatus.Ok, m.DeleteBatch(keys.AsSpan(0, 4096 * 16), out int d));
+        Assert.Equal(4096, d);
+        Assert.Equal(0, m.Count);
     }
 }
