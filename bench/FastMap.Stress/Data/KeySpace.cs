@@ -77,6 +77,16 @@ public sealed class KeySpace
 
     public int SlotOfCode(int code) => Slot(code & ((1 << PartBits) - 1), code >> PartBits);
 
+    /// <summary>
+    /// Index in <see cref="Keys"/> (and <see cref="Revisions"/>) of a key a scan returned, by inverting the key
+    /// generator; -1 for a key that is not one of <see cref="Keys"/>.
+    /// </summary>
+    public int IndexOfKey(in Key16 key)
+    {
+        ulong i = SplitMix64.IndexOf(Seed, key);
+        return i < (ulong)Size && Keys[i].Equals(key) ? (int)i : -1;
+    }
+
     /// <summary>Index of the key churn inserts next in partition p (just past the window).</summary>
     public int NextSlot(int p) => Slot(p, Present);
 
