@@ -89,6 +89,39 @@ int ck_erase_cmp(void *m, const void *key, uint64_t expected_revision) {
     return !found ? -ENOENT : matched ? 0 : -EBUSY;
 }
 
+// gc-pass's delete: ck_erase_cmp for each key, looped here so that the harness pays no managed-to-native
+// transition per key (a C++ collector would call erase_fn directly). results[i] as ck_erase_cmp's return.
+void ck_erase_cmp_batch(void *m, const void *keys, const uint64_t *expected_revisions, uint64_t n, int32_t *results) {
+    const Key16 *k = static_cast<const Key16 *>(keys);
+    for (uint64_t i = 0; i < n; i++)
+        results[i] = ck_erase_cmp(m, &k[i], expected_revisions[i]);
+}
+
+// gc-pass's scan: libcuckoo iterates only through a locked_table, which holds every bucket lock until it is
+// destroyed, so writers wait for the whole copy. Copies at most room entries; *count gets the entries copied.
+int ck_scan(void *m, void *keys, void *values, uint64_t room, uint64_t *count) {
+    Key16 *k = static_cast<Key16 *>(keys);
+    Value32 *v = static_cast<Value32 *>(values);
+    uint64_t n = 0;
+    int ret = 0;
+    try {
+        auto table = M(m)->lock_table();
+        for (const auto &kv : table) {
+            if (n == room) {
+                ret = -ENOSPC;
+                break;
+            }
+            k[n] = kv.first;
+            v[n] = kv.second;
+            n++;
+        }
+    } catch (...) {
+        ret = -ENOMEM;
+    }
+    *count = n;
+    return ret;
+}
+
 uint64_t ck_size(void *m) { return M(m)->size(); }
 
 } // extern "C"
