@@ -12,7 +12,7 @@ using Spectre.Console;
 var sizes = new Option<string>("--sizes") { Description = "Sizes: S (65,536), L (4,194,304) or numbers, comma-separated", DefaultValueFactory = _ => "S,L" };
 var threads = new Option<string>("--threads") { Description = "Thread counts, comma-separated", DefaultValueFactory = _ => "1,2" };
 var seconds = new Option<double?>("--seconds") { Description = "Timed seconds per measurement (default 0.1)" };
-var gcSeconds = new Option<double?>("--gc-seconds") { Description = "Seconds per gc-race variant (default 0.3)" };
+var gcSeconds = new Option<double?>("--gc-seconds") { Description = "Seconds per gc-race variant, and of gc-pass passes per system and round (default 0.3)" };
 var rounds = new Option<int?>("--rounds") { Description = "Rounds; medians are over rounds (default 3)" };
 var workloads = new Option<string>("--workloads") { Description = "Workloads or 'all': " + string.Join(",", Workloads.All.Select(w => w.Name())), DefaultValueFactory = _ => "all" };
 var systemsOpt = new Option<string>("--systems") { Description = "Systems or 'all': FastMap,FastMap-C,kernel-hash,kernel-hash-noprealloc,ConcurrentDictionary,Dictionary,libcuckoo", DefaultValueFactory = _ => "all" };

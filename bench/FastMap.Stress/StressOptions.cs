@@ -12,7 +12,7 @@ public sealed class StressOptions
     public List<int> Threads { get; set; } = [1, 2];
     /// <summary>Timed seconds per measurement (after a warm-up of a fifth of it, at most 50 ms).</summary>
     public double Seconds { get; set; } = 0.1;
-    /// <summary>gc-race seconds per variant: longer, the race is a rate.</summary>
+    /// <summary>gc-race seconds per variant (longer: the race is a rate); gc-pass wall seconds of passes per system and round (at least one).</summary>
     public double GcSeconds { get; set; } = 0.3;
     public int Rounds { get; set; } = 3;
     public List<Workload> Workloads { get; set; } = [.. Run.Workloads.All];

@@ -2,7 +2,7 @@ using ScottPlot;
 
 namespace FastMap.Stress.Report;
 
-/// <summary>PNG plots with ScottPlot: throughput per workload and system, latency percentiles, gc-race.</summary>
+/// <summary>PNG plots with ScottPlot: throughput per workload and system, latency percentiles, gc-race, gc-pass.</summary>
 public static class Plots
 {
     private static readonly IPalette Palette = new ScottPlot.Palettes.Category10();
@@ -42,6 +42,15 @@ public static class Plots
                 files.Add(Grouped(Path.Combine(dir, $"gc-race-wrong-{size}.png"), $"gc-race: live entries wrongly deleted per second, size {size} (log scale; 0 not drawn)",
                     "wrong deletions/s", labels, gsys, (v, sys) => rows.FirstOrDefault(g => g.Variant == v && g.System == sys)?.WrongPerSec));
             }
+        }
+        foreach (var size in s.GcPass.Select(g => g.Size).Distinct())
+        {
+            var rows = s.GcPass.Where(g => g.Size == size).ToList();
+            files.Add(Grouped(Path.Combine(dir, $"gc-pass-{size}.png"), $"gc-pass: collector rates, size {size} (log scale)",
+                "M/s", ["pass deletes/s", "delete-phase deletes/s", "scan entries/s"], [.. rows.Select(g => g.System)],
+                (metric, sys) => rows.FirstOrDefault(g => g.System == sys) is { } g
+                    ? metric switch { "pass deletes/s" => g.PassDeletesPerSec, "delete-phase deletes/s" => g.DeletePhasePerSec, _ => g.ScanEntriesPerSec } / 1e6
+                    : null));
         }
         return files;
     }

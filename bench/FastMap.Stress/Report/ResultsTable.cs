@@ -38,6 +38,16 @@ public static class ResultsTable
                 gt.AddRow(g.Size, Markup.Escape(g.System), g.Variant, F(g.CollectorEntriesPerSec / 1e6), g.WrongTotal.ToString(CultureInfo.InvariantCulture), F(g.WrongPerSec, "F0"));
             AnsiConsole.Write(gt);
         }
+        if (s.GcPass.Count > 0)
+        {
+            var pt = new Table().Border(TableBorder.Simple).Title("gc-pass (medians; M/s)");
+            foreach (var c in new[] { "size", "system", "passes", "pass deletes", "delete phase", "scan entries", "wrong", "writer Mops/s", "on CPU", "FastMap/this" }) pt.AddColumn(c);
+            foreach (var g in s.GcPass)
+                pt.AddRow(g.Size, Markup.Escape(g.System), g.Passes.ToString(CultureInfo.InvariantCulture), F(g.PassDeletesPerSec / 1e6), F(g.DeletePhasePerSec / 1e6),
+                    F(g.ScanEntriesPerSec / 1e6), g.WrongTotal.ToString(CultureInfo.InvariantCulture), F(g.WriterOpsPerSec / 1e6), F(g.CollectorOnCpu * 100, "F0") + "%",
+                    F(s.PassRatio(g.Size, "FastMap", g.System, x => x.PassDeletesPerSec), "F1"));
+            AnsiConsole.Write(pt);
+        }
         if (r.Dram.Count > 0)
             AnsiConsole.MarkupLineInterpolated($"DRAM random access: {F(Stats.Median(r.Dram.Select(d => d.NsPerHop)), "F1")} ns");
         int met = targets.Count(x => x.Met == true), missed = targets.Count(x => x.Met == false);

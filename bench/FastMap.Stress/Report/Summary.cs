@@ -9,11 +9,17 @@ public sealed record OpSummary(string Size, int MaxEntries, string Workload, int
 public sealed record GcSummary(string Size, int MaxEntries, string System, string Variant, bool Atomic, int Rounds,
     double CollectorEntriesPerSec, double DeletedPerSec, long WrongTotal, double WrongPerSec, double WriterOpsPerSec);
 
+/// <summary>gc-pass medians over every measured pass of every round; sums of the deletion outcomes.</summary>
+public sealed record GcPassSummary(string Size, int MaxEntries, string System, bool Atomic, int Passes,
+    double PassDeletesPerSec, double DeletePhasePerSec, double ScanEntriesPerSec, double WriterOpsPerSec,
+    double PassMs, double Scanned, long Deleted, long Busy, long WrongTotal, double CollectorOnCpu);
+
 public sealed class Summary
 {
     public static readonly string[] FastMapSystems = ["FastMap", "FastMap-C"];
     public readonly List<OpSummary> Ops;
     public readonly List<GcSummary> Gc;
+    public readonly List<GcPassSummary> GcPass;
 
     public Summary(RunResults r)
     {
@@ -26,6 +32,22 @@ public sealed class Summary
             g.Key.Size, g.Key.MaxEntries, g.Key.System, g.Key.Variant, g.Key.Atomic, g.Count(),
             Stats.Median(g.Select(x => x.CollectorEntriesPerSec)), Stats.Median(g.Select(x => x.DeletedPerSec)),
             g.Sum(x => x.Wrong), Stats.Median(g.Select(x => x.WrongPerSec)), Stats.Median(g.Select(x => x.WriterOpsPerSec))))];
+        GcPass = [.. r.GcPass.GroupBy(x => (x.Size, x.MaxEntries, x.System, x.Atomic)).Select(g => new GcPassSummary(
+            g.Key.Size, g.Key.MaxEntries, g.Key.System, g.Key.Atomic, g.Count(),
+            Stats.Median(g.Select(x => x.PassDeletesPerSec)), Stats.Median(g.Select(x => x.DeletePhasePerSec)),
+            Stats.Median(g.Select(x => x.ScanEntriesPerSec)), Stats.Median(g.Select(x => x.WriterOpsPerSec)),
+            Stats.Median(g.Select(x => x.PassSeconds * 1e3)), Stats.Median(g.Select(x => (double)x.Scanned)),
+            g.Sum(x => (long)x.Deleted), g.Sum(x => (long)x.Busy), g.Sum(x => (long)x.Wrong), Stats.Median(g.Select(x => x.CollectorOnCpu))))];
+    }
+
+    public GcPassSummary? FindPass(string size, string system) => GcPass.FirstOrDefault(x => x.Size == size && x.System == system);
+
+    /// <summary>gc-pass ratio a/b of a median rate (same run), NaN when either is missing.</summary>
+    public double PassRatio(string size, string a, string b, Func<GcPassSummary, double> rate)
+    {
+        var x = FindPass(size, a);
+        var y = FindPass(size, b);
+        return x is null || y is null || rate(y) <= 0 ? double.NaN : rate(x) / rate(y);
     }
 
     public OpSummary? Find(string size, string workload, int threads, string system) =>

@@ -55,12 +55,12 @@ public static class Writer
             foreach (var n in r.Notes) b.AppendLine($"- {n}");
         }
         b.AppendLine();
-        b.AppendLine("## Targets (issue 4)");
+        b.AppendLine("## Targets (issue 4; gc-pass: the benchmark issue)");
         b.AppendLine();
         b.AppendLine("| target | where | system | value | goal | verdict |");
         b.AppendLine("| --- | --- | --- | ---: | ---: | --- |");
         foreach (var t in targets)
-            b.AppendLine($"| {t.Target} | {t.Where} | {t.System} | {F(t.Value)}{t.Unit} | {F(t.Goal, "G")}{t.Unit} | {t.Verdict}{(t.Met == false && t.Goal > 0 && t.Unit == "x" ? $" ({F(t.Value / t.Goal * 100, "F0")}% of goal)" : "")} |");
+            b.AppendLine($"| {t.Target} | {t.Where} | {t.System} | {F(t.Value)}{t.Unit} | {F(t.Goal, "G")}{t.Unit} | {t.Verdict}{(t.Met == false && t.Goal > 0 && t.Unit is "x" or " M/s" ? $" ({F(t.Value / t.Goal * 100, "F0")}% of goal)" : "")} |");
 
         foreach (var size in s.Ops.Select(x => (x.Size, x.MaxEntries)).Distinct())
         {
@@ -104,6 +104,8 @@ public static class Writer
                 b.AppendLine($"| {g.Size} | {g.System} | {g.Variant} | {(g.Variant.EndsWith("cmpdel", StringComparison.Ordinal) ? (g.Atomic ? "yes" : "no") : "-")} | {M(g.CollectorEntriesPerSec / 1e6)} | {M(g.DeletedPerSec / 1e6)} | {g.WrongTotal} | {F(g.WrongPerSec, "F0")} | {M(g.WriterOpsPerSec / 1e6)} |");
         }
 
+        if (s.GcPass.Count > 0) GcPassSection(b, s);
+
         b.AppendLine();
         b.AppendLine("## Memory");
         b.AppendLine();
@@ -125,24 +127,62 @@ public static class Writer
         File.WriteAllText(path, b.ToString());
     }
 
+    private static void GcPassSection(StringBuilder b, Summary s)
+    {
+        b.AppendLine();
+        b.AppendLine("## gc-pass");
+        b.AppendLine();
+        b.AppendLine("One writer refreshes random present keys with update (a new revision each) for the whole pass. One collector scans the whole map, snapshotting key and revision " +
+                     $"(FastMap: `LookupBatch`, {Batches.ScanRoom:N0} entries a call; kernel: `BPF_MAP_LOOKUP_BATCH`, the same; libcuckoo: one `locked_table` copy, every bucket lock held; ConcurrentDictionary: enumeration), " +
+                     "decides the stale third (`(key.A ^ key.B) % 3 == pass % 3`, the same keys in every system) and deletes it " +
+                     $"(FastMap: `CompareAndDeleteBatch` on the snapshot revision, {GcPass.DeleteBatch:N0} keys a call; kernel: `BPF_MAP_DELETE_ELEM` per key, no compare; libcuckoo: `erase_fn` comparing the revision, per key; ConcurrentDictionary: `TryRemove(KeyValuePair)` per key). " +
+                     "The deleted keys are restored after each pass with the writer parked, untimed, so every pass starts from the same fill.");
+        b.AppendLine();
+        b.AppendLine("*Pass* is entries deleted per second of scan + decide + delete (the GC figure the targets use); *delete phase* the same over the delete calls alone; *scan* entries copied per second of the scan. " +
+                     "A deletion is *wrong* when a refresh newer than the snapshot had completed (its revision published) before the delete call of its batch started: exact for an atomic compare-and-delete, a lower bound for the kernel's plain delete. " +
+                     "*Kept* counts stale-judged keys a compare-and-delete left because they were refreshed. *Collector on CPU*: the share of the pass the collector thread ran while it was runnable (`/proc/thread-self/schedstat`); below 100% other processes took its CPU. " +
+                     "Medians over every measured pass of every round; counts are totals.");
+        foreach (var size in s.GcPass.Select(x => (x.Size, x.MaxEntries)).Distinct())
+        {
+            b.AppendLine();
+            b.AppendLine($"### {size.Size} ({size.MaxEntries:N0} max_entries)");
+            b.AppendLine();
+            b.AppendLine("| system | atomic | passes | pass ms | pass M deletes/s | delete phase M/s | scan M entries/s | scanned/pass | deleted | kept (refreshed) | wrong | writer Mops/s | collector on CPU | FastMap/this pass | FastMap/this delete phase |");
+            b.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var g in s.GcPass.Where(x => x.Size == size.Size).OrderByDescending(x => x.PassDeletesPerSec))
+                b.AppendLine($"| {g.System} | {(g.Atomic ? "yes" : "no")} | {g.Passes} | {F(g.PassMs, g.PassMs >= 100 ? "F0" : "F2")} | {M(g.PassDeletesPerSec / 1e6)} | {M(g.DeletePhasePerSec / 1e6)} | {M(g.ScanEntriesPerSec / 1e6)} | " +
+                             $"{g.Scanned:F0} | {g.Deleted} | {g.Busy} | {g.WrongTotal} | {M(g.WriterOpsPerSec / 1e6)} | {F(g.CollectorOnCpu * 100, "F0")}% | " +
+                             $"{F(s.PassRatio(g.Size, "FastMap", g.System, x => x.PassDeletesPerSec))} | {F(s.PassRatio(g.Size, "FastMap", g.System, x => x.DeletePhasePerSec))} |");
+        }
+    }
+
     public static void Csv(string path, RunResults r, Summary s)
     {
         var b = new StringBuilder();
-        b.AppendLine("kind,size,max_entries,workload,variant,system,threads,rounds,mops_median,mops_sd,ns_per_op,p50_ns,p99_ns,p999_ns,alloc_bytes_per_op,errors,collector_entries_per_s,deleted_per_s,wrong_deletions,wrong_per_s,writer_ops_per_s,mem_bytes,bytes_per_entry,bytes_per_max_entry,ns_per_access");
+        b.AppendLine("kind,size,max_entries,workload,variant,system,threads,rounds,mops_median,mops_sd,ns_per_op,p50_ns,p99_ns,p999_ns,alloc_bytes_per_op,errors,collector_entries_per_s,deleted_per_s,wrong_deletions,wrong_per_s,writer_ops_per_s,mem_bytes,bytes_per_entry,bytes_per_max_entry,ns_per_access,pass_deleted_per_s,delete_phase_deleted_per_s,scan_entries_per_s,passes,kept_busy");
         foreach (var x in s.Ops)
-            b.AppendLine(string.Join(',', "op", x.Size, x.MaxEntries, x.Workload, "", x.System, x.Threads, x.Rounds, C(x.Mops), C(x.MopsSd), C(x.NsPerOp), C(x.P50), C(x.P99), C(x.P999), C(x.AllocMax), x.Errors, "", "", "", "", "", "", "", "", ""));
+            b.AppendLine(string.Join(',', "op", x.Size, x.MaxEntries, x.Workload, "", x.System, x.Threads, x.Rounds, C(x.Mops), C(x.MopsSd), C(x.NsPerOp), C(x.P50), C(x.P99), C(x.P999), C(x.AllocMax), x.Errors, "", "", "", "", "", "", "", "", "", "", "", "", "", ""));
         foreach (var g in s.Gc)
-            b.AppendLine(string.Join(',', "gc-race", g.Size, g.MaxEntries, "gc-race", g.Variant, g.System, 2, g.Rounds, "", "", "", "", "", "", "", "", C(g.CollectorEntriesPerSec), C(g.DeletedPerSec), g.WrongTotal, C(g.WrongPerSec), C(g.WriterOpsPerSec), "", "", "", ""));
+            b.AppendLine(string.Join(',', "gc-race", g.Size, g.MaxEntries, "gc-race", g.Variant, g.System, 2, g.Rounds, "", "", "", "", "", "", "", "", C(g.CollectorEntriesPerSec), C(g.DeletedPerSec), g.WrongTotal, C(g.WrongPerSec), C(g.WriterOpsPerSec), "", "", "", "", "", "", "", "", ""));
         foreach (var m in r.Memory)
-            b.AppendLine(string.Join(',', "memory", m.Size, m.MaxEntries, "", m.Kind, m.System, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", m.Bytes, C(m.PerEntry), C(m.PerMaxEntry), ""));
+            b.AppendLine(string.Join(',', "memory", m.Size, m.MaxEntries, "", m.Kind, m.System, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", m.Bytes, C(m.PerEntry), C(m.PerMaxEntry), "", "", "", "", "", ""));
+        foreach (var g in s.GcPass)
+            b.AppendLine(string.Join(',', "gc-pass", g.Size, g.MaxEntries, "gc-pass", "cmpdel-batch", g.System, 2, "", "", "", "", "", "", "", "", "", C(g.ScanEntriesPerSec), "", g.WrongTotal, "", C(g.WriterOpsPerSec), "", "", "", "", C(g.PassDeletesPerSec), C(g.DeletePhasePerSec), C(g.ScanEntriesPerSec), g.Passes, g.Busy));
         if (r.Dram.Count > 0)
-            b.AppendLine(string.Join(',', "dram", "", "", "pointer-chase", $"{r.Dram[0].BufferBytes >> 20}MiB", "DRAM", 1, r.Dram.Count, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", C(Stats.Median(r.Dram.Select(d => d.NsPerHop)))));
+            b.AppendLine(string.Join(',', "dram", "", "", "pointer-chase", $"{r.Dram[0].BufferBytes >> 20}MiB", "DRAM", 1, r.Dram.Count, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", C(Stats.Median(r.Dram.Select(d => d.NsPerHop))), "", "", "", "", ""));
         File.WriteAllText(path, b.ToString());
 
         var rb = new StringBuilder("size,max_entries,workload,system,threads,round,seconds,ops,ns_per_op,mops,p50_ns,p99_ns,p999_ns,alloc_bytes_per_op,errors\n");
         foreach (var x in r.Ops)
             rb.AppendLine(string.Join(',', x.Size, x.MaxEntries, x.Workload, x.System, x.Threads, x.Round, C(x.Seconds), x.Ops, C(x.NsPerOp), C(x.Mops), C(x.P50), C(x.P99), C(x.P999), C(x.AllocBytesPerOp), x.Errors));
         File.WriteAllText(Path.ChangeExtension(path, null) + "-rounds.csv", rb.ToString());
+
+        if (r.GcPass.Count == 0) return;
+        var pb = new StringBuilder("size,max_entries,system,atomic,round,pass,scanned,stale,deleted,kept_busy,wrong,scan_s,decide_s,delete_s,pass_deleted_per_s,delete_phase_deleted_per_s,scan_entries_per_s,writer_ops,writer_ops_per_s,collector_on_cpu\n");
+        foreach (var x in r.GcPass)
+            pb.AppendLine(string.Join(',', x.Size, x.MaxEntries, x.System, x.Atomic, x.Round, x.Pass, x.Scanned, x.Stale, x.Deleted, x.Busy, x.Wrong,
+                C(x.ScanSeconds), C(x.DecideSeconds), C(x.DeleteSeconds), C(x.PassDeletesPerSec), C(x.DeletePhasePerSec), C(x.ScanEntriesPerSec), x.WriterOps, C(x.WriterOpsPerSec), C(x.CollectorOnCpu)));
+        File.WriteAllText(Path.ChangeExtension(path, null) + "-gc-passes.csv", pb.ToString());
     }
 
     private static string C(double x) => double.IsNaN(x) ? "" : x.ToString("G6", Inv);

@@ -9,11 +9,9 @@ public sealed class GcRaceShared(KeySpace ks, bool inPlace, bool compare)
 {
     public readonly KeySpace Ks = ks;
     public readonly bool InPlace = inPlace, Compare = compare;
-    public Key16[] WriterKeys = [];
-    public int[] WriterSlots = [];
-    public ulong FirstRevision;
+    public readonly Refresher Writer = new(ks, inPlace);
 
-    public long WriterOps, WriterHits, WriterLost, WriterTicks;
+    public long WriterTicks;
     public long Scanned, Deleted, Busy, Wrong, CollectorTicks, Passes;
     public long ReinsertFailures;
 
@@ -42,38 +40,14 @@ public static class GcRace
 {
     public const int Chunk = 65_536;
 
-    public static void Writer<TMap>(ref TMap m, GcRaceShared g, int t, long deadline) where TMap : struct, IMapUnderTest
+    public static void Writer<TMap>(ref TMap m, GcRaceShared g, long deadline) where TMap : struct, IMapUnderTest
     {
-        KeySpace ks = g.Ks;
-        Key16[] keys = g.WriterKeys;
-        int[] slots = g.WriterSlots;
-        int n = keys.Length, i = 0;
-        ulong rev = g.FirstRevision;
-        long ops = 0, hits = 0, lost = 0;
         long start = Stopwatch.GetTimestamp(), now;
         do
         {
-            for (int k = 0; k < 64; k++)
-            {
-                rev++;
-                int landed = g.InPlace
-                    ? m.StoreRevisionInPlace(in keys[i], rev)
-                    : m.Update(in keys[i], Value32.Make(rev), Upd.Any) == St.Ok ? 1 : 0;
-                if (landed < 0) lost++;
-                if (landed > 0)
-                {
-                    // Release: the refresh is in the map before the collector can see this revision.
-                    Volatile.Write(ref ks.Revisions[slots[i]], rev);
-                    hits++;
-                }
-                if (++i == n) i = 0;
-            }
-            ops += 64;
+            g.Writer.Step64(ref m);
             now = Stopwatch.GetTimestamp();
         } while (now < deadline);
-        g.WriterOps = ops;
-        g.WriterHits = hits;
-        g.WriterLost = lost;
         g.WriterTicks = now - start;
     }
 

@@ -10,6 +10,23 @@ public sealed record GcRow(string Size, int MaxEntries, string System, string Va
     double Seconds, double CollectorEntriesPerSec, double DeletedPerSec, long Wrong, double WrongPerSec, long Busy,
     double WriterOpsPerSec, long Passes);
 
+/// <summary>
+/// One gc-pass pass (<see cref="GcPass"/>): the timed phases in seconds and the outcome of its deletes.
+/// <c>CollectorOnCpu</c>: the share of the pass the collector was running when it could run (below 1: other processes
+/// took its CPU; NaN where schedstat is missing).
+/// </summary>
+public sealed record GcPassRow(string Size, int MaxEntries, string System, bool Atomic, int Round, int Pass,
+    int Scanned, int Stale, int Deleted, int Busy, int Wrong, double ScanSeconds, double DecideSeconds,
+    double DeleteSeconds, long WriterOps, double WriterSeconds, double CollectorOnCpu)
+{
+    public double PassSeconds => ScanSeconds + DecideSeconds + DeleteSeconds;
+    /// <summary>The GC figure: entries deleted per second of scan + decide + delete.</summary>
+    public double PassDeletesPerSec => Deleted / PassSeconds;
+    public double DeletePhasePerSec => Deleted / DeleteSeconds;
+    public double ScanEntriesPerSec => Scanned / ScanSeconds;
+    public double WriterOpsPerSec => WriterOps / WriterSeconds;
+}
+
 /// <summary>Memory of one system at one size, measured around create + prefill.</summary>
 public sealed record MemRow(string Size, int MaxEntries, string System, string Kind, long Bytes, int Entries,
     double PrefillSeconds)
@@ -26,6 +43,7 @@ public sealed class RunResults
 {
     public readonly List<OpRow> Ops = [];
     public readonly List<GcRow> Gc = [];
+    public readonly List<GcPassRow> GcPass = [];
     public readonly List<MemRow> Memory = [];
     public readonly List<DramRow> Dram = [];
     public readonly List<string> Notes = [];

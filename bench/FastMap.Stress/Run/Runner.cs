@@ -21,9 +21,15 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
             foreach (var s in systems)
             {
                 if (w == Workload.GcRace) perRound += s.MaxThreads >= 2 ? (s.InPlace ? 4 : 2) : 0;
+                else if (w == Workload.GcPass) perRound += GcPassReady(s) ? 1 : 0;
                 else perRound += o.Threads.Count(t => t <= s.MaxThreads);
             }
         return o.Sizes.Count * (o.Rounds * perRound + systems.Count) + o.Rounds;
+    }
+
+    private static bool GcPassReady(MapSystem s)
+    {
+        try { return s.GcPassUnavailable is null; } catch (Exception) { return false; }
     }
 
     public void Run(ProgressTask task, Action refresh)
@@ -48,6 +54,10 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
                 if (m is not null) { maps.Add(m); views[m] = view; }
                 task.Increment(1);
             }
+            GcPassBuffers? gcPassBuffers = null;
+            // Single-threaded systems sit out gc-pass as they do gc-race; say why any other one does.
+            foreach (var m in maps.Where(m => o.Workloads.Contains(Workload.GcPass) && m.System.MaxThreads >= 2 && !GcPassReady(m.System)))
+                Note($"{m.System.Name}: no gc-pass: {m.System.GcPassUnavailable}");
             for (int round = 1; round <= o.Rounds; round++)
             {
                 var order = maps.Skip((round - 1) % Math.Max(1, maps.Count)).Concat(maps.Take((round - 1) % Math.Max(1, maps.Count))).ToList();
@@ -66,6 +76,18 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
                                     results.Gc.Add(MeasureGc(workers, m, views[m], sizeName, round, inPlace, compare));
                                     task.Increment(1);
                                 }
+                        }
+                        continue;
+                    }
+                    if (w == Workload.GcPass)
+                    {
+                        foreach (var m in order.Where(m => GcPassReady(m.System)))
+                        {
+                            task.Description = $"{sizeName} r{round}/{o.Rounds} gc-pass {m.System.Name}";
+                            refresh();
+                            gcPassBuffers ??= new GcPassBuffers(entries);
+                            MeasureGcPass(workers, m, views[m], gcPassBuffers, sizeName, round);
+                            task.Increment(1);
                         }
                         continue;
                     }
@@ -147,21 +169,42 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
 
     private GcRow MeasureGc(Workers workers, MapInstance m, KeySpace ks, string sizeName, int round, bool inPlace, bool compare)
     {
-        var g = new GcRaceShared(ks, inPlace, compare) { FirstRevision = ks.NextWriterRevision };
-        ks.NextWriterRevision += 1UL << 36;
-        int[] order = ks.Order(0, 1, 0);
-        g.WriterKeys = new Key16[order.Length];
-        g.WriterSlots = new int[order.Length];
-        for (int i = 0; i < order.Length; i++) { int s = ks.SlotOfCode(order[i]); g.WriterSlots[i] = s; g.WriterKeys[i] = ks.Keys[s]; }
+        var g = new GcRaceShared(ks, inPlace, compare);
         long deadline = Stopwatch.GetTimestamp() + Ticks(o.GcSeconds);
-        workers.Run(2, t => { if (t == 0) m.RunGcWriter(g, 0, deadline); else m.RunGcCollector(g, deadline); });
-        if (g.WriterLost > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant} r{round}: {g.WriterLost} in-place stores landed in an element unlinked under the writer (lost refreshes; not counted as wrong deletions)");
+        workers.Run(2, t => { if (t == 0) m.RunGcWriter(g, deadline); else m.RunGcCollector(g, deadline); });
+        if (g.Writer.Lost > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant} r{round}: {g.Writer.Lost} in-place stores landed in an element unlinked under the writer (lost refreshes; not counted as wrong deletions)");
         if (g.ReinsertFailures > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant}: {g.ReinsertFailures} re-inserts failed");
         double f = Stopwatch.Frequency;
         double collectorSecs = Math.Max(g.CollectorTicks, 1) / f, wall = Math.Max(g.WriterTicks, 1) / f;
         return new GcRow(sizeName, ks.Size, m.System.Name, g.Variant, compare && m.System.AtomicCompareAndDelete, round,
             wall, g.Scanned / collectorSecs, g.Deleted / collectorSecs, g.Wrong, g.Wrong / wall, g.Busy,
-            g.WriterOps / wall, g.Passes);
+            g.Writer.Ops / wall, g.Passes);
+    }
+
+    /// <summary>
+    /// One gc-pass run: passes for about <see cref="StressOptions.GcSeconds"/> of wall time (at least one), after an
+    /// unmeasured warm-up pass where a pass is cheap (up to 2^20 entries).
+    /// </summary>
+    private void MeasureGcPass(Workers workers, MapInstance m, KeySpace ks, GcPassBuffers buffers, string sizeName, int round)
+    {
+        var g = new GcPassShared(ks, buffers, o.GcSeconds, warmUp: ks.Size <= 1 << 20);
+        workers.Run(2, t => { if (t == 0) m.RunGcPassWriter(g); else m.RunGcPassCollector(g); });
+        string where = $"{m.System.Name} {sizeName} gc-pass r{round}";
+        if (g.ScanErrors > 0) Note($"{where}: {g.ScanErrors} scans failed (last: status {g.LastScanStatus} after {g.LastScanned} entries)");
+        if (g.ScanMismatches > 0) Note($"{where}: {g.ScanMismatches} scans did not return every present key once (last: {g.LastScanned} of {ks.TotalPresent})");
+        if (g.CollectErrors > 0) Note($"{where}: {g.CollectErrors} unexpected collect statuses");
+        if (g.Absent > 0) Note($"{where}: {g.Absent} stale keys were already absent");
+        if (g.UnknownKeys > 0) Note($"{where}: {g.UnknownKeys} scanned keys are not keys of the run");
+        if (g.RestoreFailures > 0) Note($"{where}: {g.RestoreFailures} restores failed");
+        double f = Stopwatch.Frequency;
+        for (int i = 0; i < g.Passes.Count; i++)
+        {
+            PassCounts p = g.Passes[i];
+            results.GcPass.Add(new GcPassRow(sizeName, ks.Size, m.System.Name, m.System.AtomicCompareAndDelete, round, i,
+                p.Scanned, p.Stale, p.Deleted, p.Busy, p.Wrong, p.ScanTicks / f, p.DecideTicks / f,
+                Math.Max(p.DeleteTicks, 1) / f, p.WriterOps, Math.Max(p.WriterTicks, 1) / f,
+                p.RunNs + p.WaitNs > 0 ? (double)p.RunNs / (p.RunNs + p.WaitNs) : double.NaN));
+        }
     }
 
     private void Note(string s)

@@ -3,10 +3,10 @@ namespace FastMap.Stress.Run;
 /// <summary>The standard workloads of shared/bench/WORKLOADS.md, in the order a round runs them.</summary>
 /// <remarks>
 /// The order matters: every workload before churn leaves the map's key set as it was, and churn keeps the fill at
-/// 3/4 (it slides the present window), so one prefill per size serves every workload and round. gc-race restores
-/// what its collector deleted before it returns.
+/// 3/4 (it slides the present window), so one prefill per size serves every workload and round. gc-race and gc-pass
+/// restore what their collectors deleted before they return.
 /// </remarks>
-public enum Workload { LookupHit, LookupMiss, UpdateExist, CmpdelStale, CmpdelMatch, Churn, GcRace }
+public enum Workload { LookupHit, LookupMiss, UpdateExist, CmpdelStale, CmpdelMatch, Churn, GcRace, GcPass }
 
 public static class Workloads
 {
@@ -21,6 +21,7 @@ public static class Workloads
         Workload.CmpdelMatch => "cmpdel-match",
         Workload.CmpdelStale => "cmpdel-stale",
         Workload.GcRace => "gc-race",
+        Workload.GcPass => "gc-pass",
         _ => w.ToString(),
     };
 

@@ -4,7 +4,7 @@ namespace FastMap.Stress.Systems;
 
 #if HAVE_BPFMAP
 /// <summary>FastMap through its .NET API (generic struct overloads), as an application calls it.</summary>
-public readonly struct FastMapManaged(BpfMap map) : IMapUnderTest
+public readonly struct FastMapManaged(BpfMap map) : IMapUnderTest, IBatchScanner
 {
     private readonly BpfMap _map = map;
 
@@ -29,6 +29,27 @@ public readonly struct FastMapManaged(BpfMap map) : IMapUnderTest
         }
     }
 
+    /// <summary>LookupBatch (typed), <see cref="Batches.ScanRoom"/> entries a call.</summary>
+    public int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.ScanAll(in this, keys, values, out count);
+
+    public int Next(bool start, ref uint cursor, Span<Key16> keys, Span<Value32> values, out int count)
+    {
+        BatchCursor c = start ? BatchCursor.Start : new BatchCursor(cursor);
+        MapStatus st = _map.LookupBatch<Key16, Value32>(ref c, keys, values, out count);
+        cursor = c.Position;
+        return (int)st;
+    }
+
+    /// <summary>CompareAndDeleteBatch on the 8-byte revision window at offset 0.</summary>
+    public int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results) =>
+        (int)_map.CompareAndDeleteBatch<Key16, ulong>(keys, revisions, 0, System.Runtime.InteropServices.MemoryMarshal.Cast<int, MapStatus>(results), out _);
+
+    public int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values)
+    {
+        MapStatus st = _map.UpdateBatch<Key16, Value32>(keys, values, out int applied);
+        return Batches.FinishUpdate(this, (int)st, applied, keys, values);
+    }
+
     public void Dispose() => _map.Dispose();
 }
 #endif
@@ -38,7 +59,7 @@ public sealed class FastMapManagedSystem : MapSystem
     public override string Name => "FastMap";
     public override bool InPlace => true;
     public override MemoryKind Memory => MemoryKind.OwnAccounting;
-    public override string Notes => ".NET API (BpfMap, generic struct overloads)";
+    public override string Notes => ".NET API (BpfMap, generic struct overloads); gc-pass: LookupBatch, CompareAndDeleteBatch";
 
 #if HAVE_BPFMAP
     public override string? Unavailable => null;

@@ -5,7 +5,7 @@ namespace FastMap.Stress.Systems;
 /// <summary>Statuses every system answers with: 0 or the negative errno the kernel would give.</summary>
 public static class St
 {
-    public const int Ok = 0, ENOENT = -2, E2BIG = -7, EBUSY = -16, EEXIST = -17;
+    public const int Ok = 0, ENOENT = -2, E2BIG = -7, EBUSY = -16, EEXIST = -17, ENOSPC = -28, EOPNOTSUPP = -95;
 }
 
 /// <summary>Update flags with the kernel's numbers (BPF_ANY, BPF_NOEXIST, BPF_EXIST).</summary>
@@ -38,4 +38,22 @@ public interface IMapUnderTest : IDisposable
     /// writer (the refresh is lost, whatever the collector does). Only for systems with <see cref="MapSystem.InPlace"/>.
     /// </summary>
     int StoreRevisionInPlace(in Key16 key, ulong revision);
+
+    /// <summary>
+    /// gc-pass's scan: copies every entry out to <paramref name="keys"/> and <paramref name="values"/> from index 0
+    /// on, the way the system scans fastest (each system says how), while other threads write. 0 with
+    /// <paramref name="count"/> entries, or a negative errno (-ENOSPC: more entries than room).
+    /// </summary>
+    int Scan(Span<Key16> keys, Span<Value32> values, out int count);
+
+    /// <summary>
+    /// gc-pass's delete of keys judged stale: <paramref name="results"/>[i] is 0 (deleted), -EBUSY (the stored
+    /// revision is no longer <paramref name="revisions"/>[i]; kept) or -ENOENT. Compare-and-delete where the system
+    /// has one (atomic unless <see cref="MapSystem.AtomicCompareAndDelete"/> says otherwise); the kernel's is a plain
+    /// delete. Returns 0, or an error of the whole call (no result is then valid).
+    /// </summary>
+    int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results);
+
+    /// <summary>Creates or replaces entries, with no other thread writing; returns how many failed.</summary>
+    int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values);
 }

@@ -8,7 +8,7 @@ namespace FastMap.Stress.Systems;
 /// The kernel's BPF_MAP_TYPE_HASH through bpf() (FastMap.Kernel.KernelBpf). The kernel has no compare-and-delete:
 /// CompareAndDelete is lookup, compare, delete: three steps, not atomic, which gc-race exposes.
 /// </summary>
-public readonly struct KernelHashMap(int fd) : IMapUnderTest
+public readonly struct KernelHashMap(int fd) : IMapUnderTest, IBatchScanner
 {
     public readonly int Fd = fd;
 
@@ -34,6 +34,39 @@ public readonly struct KernelHashMap(int fd) : IMapUnderTest
     }
 
     public int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+
+    /// <summary>BPF_MAP_LOOKUP_BATCH, <see cref="Batches.ScanRoom"/> entries a call (the cursor is a u32 bucket index).</summary>
+    public int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.ScanAll(in this, keys, values, out count);
+
+    public int Next(bool start, ref uint cursor, Span<Key16> keys, Span<Value32> values, out int count)
+    {
+        uint inBatch = cursor, outBatch = cursor, n = (uint)keys.Length;
+        int st = KernelBpf.LookupBatch(Fd, start ? default : MemoryMarshal.AsBytes(new Span<uint>(ref inBatch)),
+            MemoryMarshal.AsBytes(new Span<uint>(ref outBatch)), MemoryMarshal.AsBytes(keys), MemoryMarshal.AsBytes(values), ref n);
+        count = st is 0 or St.ENOENT or St.ENOSPC ? (int)n : 0;
+        cursor = outBatch;
+        return st;
+    }
+
+    /// <summary>
+    /// One BPF_MAP_DELETE_ELEM per key: the kernel has no compare, so a key refreshed since the scan is deleted
+    /// anyway (gc-pass counts those). BPF_MAP_DELETE_BATCH would not be faster for the race and stops at the first
+    /// missing key.
+    /// </summary>
+    public int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results)
+    {
+        for (int i = 0; i < keys.Length; i++) results[i] = Delete(in keys[i]);
+        return St.Ok;
+    }
+
+    public int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values)
+    {
+        uint n = (uint)keys.Length;
+        int st = KernelBpf.UpdateBatch(Fd, MemoryMarshal.AsBytes(keys), MemoryMarshal.AsBytes(values), ref n);
+        // An argument error leaves count as passed in: then nothing was applied.
+        return Batches.FinishUpdate(this, st, st != 0 && n == (uint)keys.Length ? 0 : (int)n, keys, values);
+    }
+
     public void Dispose() => KernelBpf.Close(Fd);
 }
 
@@ -42,7 +75,7 @@ public sealed class KernelHashSystem(bool prealloc) : MapSystem
     public override string Name => prealloc ? "kernel-hash" : "kernel-hash-noprealloc";
     public override bool AtomicCompareAndDelete => false;
     public override MemoryKind Memory => MemoryKind.KernelMemlock;
-    public override string Notes => "bpf() syscall per op; cmpdel = lookup + delete (not atomic)" +
+    public override string Notes => "bpf() syscall per op; cmpdel = lookup + delete (not atomic); gc-pass: BPF_MAP_LOOKUP_BATCH, then DELETE_ELEM per key (no compare)" +
                                     (prealloc ? "" : "; BPF_F_NO_PREALLOC");
 
     public override string? Unavailable

@@ -39,6 +39,15 @@ public struct ConcurrentDictionaryMap(int capacity) : IMapUnderTest
     public readonly int CompareAndDelete(in Key16 key, in Value32 expected) =>
         _d.TryRemove(new KeyValuePair<Key16, Value32>(key, expected)) ? St.Ok : St.EBUSY;
     public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+
+    /// <summary>Enumeration (lock-free, no snapshot: each entry is seen once if it is present throughout).</summary>
+    public readonly int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.CopyAll(_d, keys, values, out count);
+
+    /// <summary>TryRemove(KeyValuePair) per key (whole value; the payload is a function of the revision).</summary>
+    public readonly int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results) =>
+        Batches.CompareAndDeleteEach(this, keys, revisions, results);
+
+    public readonly int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
     public readonly void Dispose() => _d.Clear();
 }
 
@@ -76,6 +85,12 @@ public struct DictionaryMap(int capacity) : IMapUnderTest
     }
 
     public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+
+    // gc-pass needs a second thread; these keep the interface whole.
+    public readonly int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.CopyAll(_d, keys, values, out count);
+    public readonly int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results) =>
+        Batches.CompareAndDeleteEach(this, keys, revisions, results);
+    public readonly int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
     public readonly void Dispose() => _d.Clear();
 }
 
@@ -84,7 +99,7 @@ public sealed class ConcurrentDictionarySystem : MapSystem
     public override string Name => "ConcurrentDictionary";
     public override MemoryKind Memory => MemoryKind.ManagedHeap;
     public override string? Unavailable => null;
-    public override string Notes => "cmpdel = TryRemove(KeyValuePair) (whole value); update-exist uses the indexer";
+    public override string Notes => "cmpdel = TryRemove(KeyValuePair) (whole value); update-exist uses the indexer; gc-pass: enumeration, then TryRemove(KeyValuePair) per key";
     public override MapInstance? Create(int maxEntries, out string? error)
     {
         error = null;

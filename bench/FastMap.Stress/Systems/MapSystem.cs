@@ -28,6 +28,8 @@ public abstract class MapSystem
     /// <summary>Null when usable, else why not (printed, and the system is skipped).</summary>
     public abstract string? Unavailable { get; }
     public virtual string Notes => "";
+    /// <summary>Null when the system can run gc-pass (it also needs <see cref="MaxThreads"/> >= 2), else why not.</summary>
+    public virtual string? GcPassUnavailable => MaxThreads < 2 ? "gc-pass needs a writer thread beside the collector" : null;
 
     /// <summary>Creates an empty map of capacity <paramref name="maxEntries"/>, or null with a reason.</summary>
     public abstract MapInstance? Create(int maxEntries, out string? error);
@@ -44,8 +46,10 @@ public abstract class MapInstance : IDisposable
     /// <summary>Inserts the present window of partitions p with p % stride == first; returns failed inserts.</summary>
     public abstract int Prefill(KeySpace ks, int first, int stride);
     public abstract void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline);
-    public abstract void RunGcWriter(GcRaceShared g, int t, long deadline);
+    public abstract void RunGcWriter(GcRaceShared g, long deadline);
     public abstract void RunGcCollector(GcRaceShared g, long deadline);
+    public abstract void RunGcPassWriter(GcPassShared g);
+    public abstract void RunGcPassCollector(GcPassShared g);
 }
 
 /// <summary>Binds the generic loops to one struct system type.</summary>
@@ -73,6 +77,8 @@ public sealed class MapInstance<TMap> : MapInstance where TMap : struct, IMapUnd
     public override void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline) =>
         Loops.Run(ref _map, w, c, warmupUntil, deadline);
 
-    public override void RunGcWriter(GcRaceShared g, int t, long deadline) => GcRace.Writer(ref _map, g, t, deadline);
+    public override void RunGcWriter(GcRaceShared g, long deadline) => GcRace.Writer(ref _map, g, deadline);
     public override void RunGcCollector(GcRaceShared g, long deadline) => GcRace.Collector(ref _map, g, deadline);
+    public override void RunGcPassWriter(GcPassShared g) => GcPass.Writer(ref _map, g);
+    public override void RunGcPassCollector(GcPassShared g) => GcPass.Collector(ref _map, g);
 }

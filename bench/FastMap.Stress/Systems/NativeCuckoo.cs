@@ -14,6 +14,8 @@ public sealed unsafe class CuckooAbi
     public delegate* unmanaged<void*, void*, void*, ulong, int> Update;
     public delegate* unmanaged<void*, void*, int> Erase;
     public delegate* unmanaged<void*, void*, ulong, int> EraseCmp;
+    public delegate* unmanaged<void*, void*, ulong*, ulong, int*, void> EraseCmpBatch;
+    public delegate* unmanaged<void*, void*, void*, ulong, ulong*, int> Scan;
 
     /// <summary>Builds the shim with bench/peers/build.sh if needed, then binds it; or gives why not.</summary>
     public static CuckooAbi? Load(out string? reason)
@@ -49,6 +51,8 @@ public sealed unsafe class CuckooAbi
                 Update = (delegate* unmanaged<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_update"),
                 Erase = (delegate* unmanaged<void*, void*, int>)NativeLibrary.GetExport(h, "ck_erase"),
                 EraseCmp = (delegate* unmanaged<void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_erase_cmp"),
+                EraseCmpBatch = (delegate* unmanaged<void*, void*, ulong*, ulong, int*, void>)NativeLibrary.GetExport(h, "ck_erase_cmp_batch"),
+                Scan = (delegate* unmanaged<void*, void*, void*, ulong, ulong*, int>)NativeLibrary.GetExport(h, "ck_scan"),
             };
         }
         catch (EntryPointNotFoundException e) { reason = e.Message; return null; }
@@ -96,6 +100,30 @@ public readonly unsafe struct CuckooMap(CuckooAbi abi, void* map) : IMapUnderTes
     }
 
     public int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+
+    /// <summary>ck_scan: one locked_table copy of the whole map (every bucket lock held throughout).</summary>
+    public int Scan(Span<Key16> keys, Span<Value32> values, out int count)
+    {
+        ulong n;
+        int st;
+        fixed (Key16* k = keys)
+        fixed (Value32* v = values)
+            st = _abi.Scan(_m, k, v, (ulong)Math.Min(keys.Length, values.Length), &n);
+        count = (int)n;
+        return st;
+    }
+
+    /// <summary>ck_erase_cmp_batch: erase_fn comparing the revision, per key, looped in C++.</summary>
+    public int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results)
+    {
+        fixed (Key16* k = keys)
+        fixed (ulong* r = revisions)
+        fixed (int* o = results)
+            _abi.EraseCmpBatch(_m, k, r, (ulong)keys.Length, o);
+        return St.Ok;
+    }
+
+    public int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
     public void Dispose() => _abi.Destroy(_m);
 }
 
@@ -107,7 +135,7 @@ public sealed unsafe class CuckooSystem : MapSystem
 
     public override string Name => "libcuckoo";
     public override MemoryKind Memory => MemoryKind.Rss;
-    public override string Notes => "cuckoohash_map via C shim; cmpdel = erase_fn";
+    public override string Notes => "cuckoohash_map via C shim; cmpdel = erase_fn; gc-pass: locked_table copy, then erase_fn per key (looped in C++)";
 
     public override string? Unavailable
     {

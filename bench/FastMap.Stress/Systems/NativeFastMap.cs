@@ -15,7 +15,16 @@ public sealed unsafe class FastMapAbi
     public delegate* unmanaged<void> ReadLock;
     public delegate* unmanaged<void> ReadUnlock;
     public delegate* unmanaged<int, void*, void*> LookupPtr;
+    // The batch exports, optional: a libfastmap.so built before them still runs every other workload.
+    public delegate* unmanaged<int, void*, void*, void*, void*, uint*, ulong, int> LookupBatch;
+    public delegate* unmanaged<int, void*, void*, uint*, ulong, int> UpdateBatch;
+    public delegate* unmanaged<int, void*, void*, uint, uint, int*, uint*, int> DeleteBatchCmp;
     public string Path = "";
+
+    /// <summary>Null when the library has the batch exports gc-pass calls, else why not.</summary>
+    public string? BatchUnavailable =>
+        LookupBatch != null && UpdateBatch != null && DeleteBatchCmp != null ? null
+            : $"{Path} has no batch exports (built before them: rebuild with scripts/build-native.sh)";
 
     /// <summary>Loads the library and binds every export, or gives why not.</summary>
     public static FastMapAbi? Load(string? explicitPath, out string? reason)
@@ -41,13 +50,21 @@ public sealed unsafe class FastMapAbi
         abi.ReadUnlock = (delegate* unmanaged<void>)Get("fm_read_unlock");
         abi.LookupPtr = (delegate* unmanaged<int, void*, void*>)Get("fm_map_lookup_elem_ptr");
         if (missing is not null) { reason = $"{path} lacks export {missing}"; return null; }
+        if (NativeLibrary.TryGetExport(h, "fm_map_lookup_batch", out IntPtr lb)
+            && NativeLibrary.TryGetExport(h, "fm_map_update_batch", out IntPtr ub)
+            && NativeLibrary.TryGetExport(h, "fm_map_delete_batch_cmp", out IntPtr db))
+        {
+            abi.LookupBatch = (delegate* unmanaged<int, void*, void*, void*, void*, uint*, ulong, int>)lb;
+            abi.UpdateBatch = (delegate* unmanaged<int, void*, void*, uint*, ulong, int>)ub;
+            abi.DeleteBatchCmp = (delegate* unmanaged<int, void*, void*, uint, uint, int*, uint*, int>)db;
+        }
         reason = null;
         return abi;
     }
 }
 
 /// <summary>FastMap through its C ABI: one unmanaged call per op, as a C program makes it.</summary>
-public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderTest
+public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderTest, IBatchScanner
 {
     private readonly FastMapAbi _abi = abi;
     private readonly int _fd = fd;
@@ -99,6 +116,42 @@ public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderT
         finally { _abi.ReadUnlock(); }
     }
 
+    /// <summary>fm_map_lookup_batch, <see cref="Batches.ScanRoom"/> entries a call.</summary>
+    public int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.ScanAll(in this, keys, values, out count);
+
+    public int Next(bool start, ref uint cursor, Span<Key16> keys, Span<Value32> values, out int count)
+    {
+        uint inBatch = cursor, outBatch = cursor, n = (uint)keys.Length;
+        int st;
+        fixed (Key16* k = keys)
+        fixed (Value32* v = values)
+            st = _abi.LookupBatch(_fd, start ? null : &inBatch, &outBatch, k, v, &n, 0);
+        count = st is 0 or St.ENOENT or St.ENOSPC ? (int)n : 0;
+        cursor = outBatch;
+        return st;
+    }
+
+    /// <summary>fm_map_delete_batch_cmp on the 8-byte revision window at offset 0.</summary>
+    public int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results)
+    {
+        uint n = (uint)keys.Length;
+        fixed (Key16* k = keys)
+        fixed (ulong* r = revisions)
+        fixed (int* o = results)
+            return _abi.DeleteBatchCmp(_fd, k, r, 0, 8, o, &n);
+    }
+
+    public int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values)
+    {
+        uint n = (uint)keys.Length;
+        int st;
+        fixed (Key16* k = keys)
+        fixed (Value32* v = values)
+            st = _abi.UpdateBatch(_fd, k, v, &n, 0);
+        // An argument error leaves count as passed in: then nothing was applied.
+        return Batches.FinishUpdate(this, st, st != 0 && n == (uint)keys.Length ? 0 : (int)n, keys, values);
+    }
+
     public void Dispose() => _abi.Close(_fd);
 }
 
@@ -111,7 +164,8 @@ public sealed unsafe class NativeFastMapSystem(string? nativeLib) : MapSystem
     public override string Name => "FastMap-C";
     public override bool InPlace => true;
     public override MemoryKind Memory => MemoryKind.Rss;
-    public override string Notes => "libfastmap.so (NativeAOT) via delegate* unmanaged";
+    public override string Notes => "libfastmap.so (NativeAOT) via delegate* unmanaged; gc-pass: fm_map_lookup_batch, fm_map_delete_batch_cmp";
+    public override string? GcPassUnavailable => Unavailable ?? _abi!.BatchUnavailable;
 
     public override string? Unavailable
     {
