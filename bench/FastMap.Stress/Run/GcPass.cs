@@ -5,19 +5,33 @@ using FastMap.Stress.Systems;
 
 namespace FastMap.Stress.Run;
 
-/// <summary>The collector's buffers at one size, shared by every system and pass there (at L about 250 MiB).</summary>
-public sealed class GcPassBuffers(int maxEntries)
+/// <summary>The collector's buffers at one size, shared by every system and pass there (at L about 230 MiB).</summary>
+public sealed class GcPassBuffers
 {
     // Scan snapshot: every entry, key and whole value (what a lookup batch copies out).
-    public readonly Key16[] Keys = new Key16[maxEntries];
-    public readonly Value32[] Values = new Value32[maxEntries];
+    public readonly Key16[] Keys;
+    public readonly Value32[] Values;
     // The stale third: keys and snapshot revisions, back to back as the delete batch takes them. A third of a
     // 3/4 fill is a quarter of max_entries; a third of it leaves room for any hash skew.
-    public readonly Key16[] Stale = new Key16[maxEntries / 3 + GcPass.DeleteBatch];
-    public readonly ulong[] StaleRevisions = new ulong[maxEntries / 3 + GcPass.DeleteBatch];
+    public readonly Key16[] Stale;
+    public readonly ulong[] StaleRevisions;
     // Per delete batch: the revision each key's last completed refresh published, and the results.
     public readonly ulong[] Completed = new ulong[GcPass.DeleteBatch];
     public readonly int[] Results = new int[GcPass.DeleteBatch];
+
+    public GcPassBuffers(int maxEntries)
+    {
+        Keys = new Key16[maxEntries];
+        Values = new Value32[maxEntries];
+        Stale = new Key16[maxEntries / 3 + GcPass.DeleteBatch];
+        StaleRevisions = new ulong[maxEntries / 3 + GcPass.DeleteBatch];
+        // Touch every page now: a fresh large array's pages fault in on first write, which cost the first pass
+        // that used them 0.7 s at L here (a whole scan's worth), and whichever system came first would pay it.
+        Keys.AsSpan().Clear();
+        Values.AsSpan().Clear();
+        Stale.AsSpan().Clear();
+        StaleRevisions.AsSpan().Clear();
+    }
 }
 
 /// <summary>One gc-pass run (one system, one round): the writer's control, the passes' rows and what went wrong.</summary>
