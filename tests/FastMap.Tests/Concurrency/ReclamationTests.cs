@@ -69,19 +69,25 @@ public sealed class ReclamationTests
                     ulong k = (ulong)rng.Next((int)max);
                     if ((k & 1) != (ulong)(id - readers))
                         k ^= 1; // each writer owns one parity, so its statuses are exact
+                    // Each status is exact (this writer alone writes key k); the message names the step.
+                    void Expect(MapStatus st, string what)
+                    {
+                        if (st != MapStatus.Ok)
+                            Assert.Fail($"writer {id} op {ops}: {what} of key {k} gave {st} (map count {map.Count}, memory {map.MemoryBytes} bytes)");
+                    }
                     switch (rng.Next(3))
                     {
                         case 0: // replace: retires the old element
-                            Assert.Equal(MapStatus.Ok, map.Put(k, rev++));
+                            Expect(map.Put(k, rev++), "replace");
                             break;
                         case 1: // delete and re-insert: the element goes to limbo, a new one comes in
-                            Assert.Equal(MapStatus.Ok, map.Delete(k));
-                            Assert.Equal(MapStatus.Ok, map.Put(k, rev++, ElemFlags.NoExist));
+                            Expect(map.Delete(k), "delete");
+                            Expect(map.Put(k, rev++, ElemFlags.NoExist), "re-insert after delete");
                             break;
                         default: // compare-and-delete of the current revision, then re-insert
-                            Assert.Equal(MapStatus.Ok, map.Get(k, out KeyedValue v));
-                            Assert.Equal(MapStatus.Ok, map.CompareAndDelete(k, v.Rev, 0));
-                            Assert.Equal(MapStatus.Ok, map.Put(k, rev++, ElemFlags.NoExist));
+                            Expect(map.Get(k, out KeyedValue v), "lookup");
+                            Expect(map.CompareAndDelete(k, v.Rev, 0), $"compare-and-delete of revision {v.Rev}");
+                            Expect(map.Put(k, rev++, ElemFlags.NoExist), "re-insert after compare-and-delete");
                             break;
                     }
                 }
