@@ -13,6 +13,7 @@ var sizes = new Option<string>("--sizes") { Description = "Sizes: S (65,536), L 
 var threads = new Option<string>("--threads") { Description = "Thread counts, comma-separated", DefaultValueFactory = _ => "1,2" };
 var seconds = new Option<double?>("--seconds") { Description = "Timed seconds per measurement (default 0.1)" };
 var gcSeconds = new Option<double?>("--gc-seconds") { Description = "Seconds per gc-race variant, and of gc-pass passes per system and round (default 0.3)" };
+var gcWriterMops = new Option<double?>("--gc-writer-mops") { Description = "gc-pass writer refreshes per second in millions (default: as fast as it can)" };
 var rounds = new Option<int?>("--rounds") { Description = "Rounds; medians are over rounds (default 3)" };
 var workloads = new Option<string>("--workloads") { Description = "Workloads or 'all': " + string.Join(",", Workloads.All.Select(w => w.Name())), DefaultValueFactory = _ => "all" };
 var systemsOpt = new Option<string>("--systems") { Description = "Systems or 'all': FastMap,FastMap-C,kernel-hash,kernel-hash-noprealloc,ConcurrentDictionary,Dictionary,libcuckoo", DefaultValueFactory = _ => "all" };
@@ -24,7 +25,7 @@ var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots
 
 var root = new RootCommand("FastMap stress run: FastMap against the kernel's BPF hash map, ConcurrentDictionary, Dictionary and libcuckoo")
 {
-    sizes, threads, seconds, gcSeconds, rounds, workloads, systemsOpt, outOpt, quick, nativeLib, seed, noPlots,
+    sizes, threads, seconds, gcSeconds, gcWriterMops, rounds, workloads, systemsOpt, outOpt, quick, nativeLib, seed, noPlots,
 };
 
 root.SetAction(pr =>
@@ -36,6 +37,7 @@ root.SetAction(pr =>
     o.Threads = [.. pr.GetValue(threads)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x.Trim(), CultureInfo.InvariantCulture))];
     if (pr.GetValue(seconds) is { } sec) o.Seconds = sec;
     if (pr.GetValue(gcSeconds) is { } gsec) o.GcSeconds = gsec;
+    if (pr.GetValue(gcWriterMops) is { } wm) o.GcWriterMops = wm;
     if (pr.GetValue(rounds) is { } rr) o.Rounds = rr;
     string wl = pr.GetValue(workloads)!;
     if (wl != "all") o.Workloads = [.. wl.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(Workloads.Parse).Distinct().OrderBy(w => w)];

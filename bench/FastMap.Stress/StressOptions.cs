@@ -14,6 +14,8 @@ public sealed class StressOptions
     public double Seconds { get; set; } = 0.1;
     /// <summary>gc-race seconds per variant (longer: the race is a rate); gc-pass wall seconds of passes per system and round (at least one).</summary>
     public double GcSeconds { get; set; } = 0.3;
+    /// <summary>gc-pass writer refreshes per second, in millions; 0: as fast as it can (the default).</summary>
+    public double GcWriterMops { get; set; }
     public int Rounds { get; set; } = 3;
     public List<Workload> Workloads { get; set; } = [.. Run.Workloads.All];
     public List<string>? Systems { get; set; }
@@ -50,6 +52,7 @@ public sealed class StressOptions
         $"--threads {string.Join(',', Threads)}",
         $"--seconds {Seconds.ToString(CultureInfo.InvariantCulture)}",
         $"--gc-seconds {GcSeconds.ToString(CultureInfo.InvariantCulture)}",
+        GcWriterMops > 0 ? $"--gc-writer-mops {GcWriterMops.ToString(CultureInfo.InvariantCulture)}" : "",
         $"--rounds {Rounds}",
         $"--workloads {string.Join(',', Workloads.Select(w => w.Name()))}",
         $"--systems {(Systems is null ? "all" : string.Join(',', Systems))}",

@@ -104,7 +104,7 @@ public static class Writer
                 b.AppendLine($"| {g.Size} | {g.System} | {g.Variant} | {(g.Variant.EndsWith("cmpdel", StringComparison.Ordinal) ? (g.Atomic ? "yes" : "no") : "-")} | {M(g.CollectorEntriesPerSec / 1e6)} | {M(g.DeletedPerSec / 1e6)} | {g.WrongTotal} | {F(g.WrongPerSec, "F0")} | {M(g.WriterOpsPerSec / 1e6)} |");
         }
 
-        if (s.GcPass.Count > 0) GcPassSection(b, s);
+        if (s.GcPass.Count > 0) GcPassSection(b, s, o);
 
         b.AppendLine();
         b.AppendLine("## Memory");
@@ -127,12 +127,12 @@ public static class Writer
         File.WriteAllText(path, b.ToString());
     }
 
-    private static void GcPassSection(StringBuilder b, Summary s)
+    private static void GcPassSection(StringBuilder b, Summary s, StressOptions o)
     {
         b.AppendLine();
         b.AppendLine("## gc-pass");
         b.AppendLine();
-        b.AppendLine("One writer refreshes random present keys with update (a new revision each) for the whole pass. One collector scans the whole map, snapshotting key and revision " +
+        b.AppendLine($"One writer refreshes random present keys with update (a new revision each) for the whole pass ({(o.GcWriterMops > 0 ? $"paced at {o.GcWriterMops.ToString(Inv)} M/s" : "as fast as it can")}). One collector scans the whole map, snapshotting key and revision " +
                      $"(FastMap: `LookupBatch`, {Batches.ScanRoom:N0} entries a call; kernel: `BPF_MAP_LOOKUP_BATCH`, the same; libcuckoo: one `locked_table` copy, every bucket lock held; ConcurrentDictionary: enumeration), " +
                      "decides the stale third (`(key.A ^ key.B) % 3 == pass % 3`, the same keys in every system) and deletes it " +
                      $"(FastMap: `CompareAndDeleteBatch` on the snapshot revision, {GcPass.DeleteBatch:N0} keys a call; kernel: `BPF_MAP_DELETE_ELEM` per key, no compare; libcuckoo: `erase_fn` comparing the revision, per key; ConcurrentDictionary: `TryRemove(KeyValuePair)` per key). " +

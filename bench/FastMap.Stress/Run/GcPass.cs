@@ -35,7 +35,7 @@ public sealed class GcPassBuffers
 }
 
 /// <summary>One gc-pass run (one system, one round): the writer's control, the passes' rows and what went wrong.</summary>
-public sealed class GcPassShared(KeySpace ks, GcPassBuffers buffers, double seconds, bool warmUp)
+public sealed class GcPassShared(KeySpace ks, GcPassBuffers buffers, double seconds, bool warmUp, double writerMops)
 {
     public readonly KeySpace Ks = ks;
     public readonly GcPassBuffers Buf = buffers;
@@ -44,6 +44,8 @@ public sealed class GcPassShared(KeySpace ks, GcPassBuffers buffers, double seco
     public readonly double Seconds = seconds;
     /// <summary>Run one unmeasured pass first (JIT, caches, the map's allocator).</summary>
     public readonly bool WarmUp = warmUp;
+    /// <summary>Stopwatch ticks per 64 refreshes for a paced writer; 0: unpaced.</summary>
+    public readonly double TicksPer64 = writerMops > 0 ? 64 * Stopwatch.Frequency / (writerMops * 1e6) : 0;
     public readonly List<PassCounts> Passes = [];
     public long ScanErrors, ScanMismatches, CollectErrors, RestoreFailures, UnknownKeys, Absent;
     public int LastScanned, LastScanStatus;
@@ -102,7 +104,17 @@ public static class GcPass
                 if (g.Stopping) return;
                 long ops0 = g.Writer.Ops, t0 = Stopwatch.GetTimestamp();
                 g.Refreshing = true;
-                do g.Writer.Step64(ref m); while (g.Run);
+                if (g.TicksPer64 == 0)
+                    do g.Writer.Step64(ref m); while (g.Run);
+                else
+                {
+                    // Paced: each 64 refreshes wait for their slot of the schedule (spinning, as a datapath core would).
+                    for (long steps = 0; g.Run; steps++)
+                    {
+                        while (Stopwatch.GetTimestamp() - t0 < steps * g.TicksPer64 && g.Run) Thread.SpinWait(8);
+                        g.Writer.Step64(ref m);
+                    }
+                }
                 g.WindowTicks = Stopwatch.GetTimestamp() - t0;
                 g.WindowOps = g.Writer.Ops - ops0;
                 g.Refreshing = false;

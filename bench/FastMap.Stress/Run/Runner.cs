@@ -187,7 +187,7 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
     /// </summary>
     private void MeasureGcPass(Workers workers, MapInstance m, KeySpace ks, GcPassBuffers buffers, string sizeName, int round)
     {
-        var g = new GcPassShared(ks, buffers, o.GcSeconds, warmUp: ks.Size <= 1 << 20);
+        var g = new GcPassShared(ks, buffers, o.GcSeconds, warmUp: ks.Size <= 1 << 20, o.GcWriterMops);
         workers.Run(2, t => { if (t == 0) m.RunGcPassWriter(g); else m.RunGcPassCollector(g); });
         string where = $"{m.System.Name} {sizeName} gc-pass r{round}";
         if (g.ScanErrors > 0) Note($"{where}: {g.ScanErrors} scans failed (last: status {g.LastScanStatus} after {g.LastScanned} entries)");
