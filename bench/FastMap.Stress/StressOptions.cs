@@ -47,7 +47,8 @@ public sealed class StressOptions
             var n => (n, int.Parse(n, CultureInfo.InvariantCulture)),
         })];
 
-    public string Describe() => string.Join(" ",
+    public string Describe() => string.Join(" ", new[]
+    {
         $"--sizes {string.Join(',', Sizes.Select(z => z.Name is "S" or "L" && (z.Entries == S || z.Entries == L) ? z.Name : z.Entries.ToString(CultureInfo.InvariantCulture)))}",
         $"--threads {string.Join(',', Threads)}",
         $"--seconds {Seconds.ToString(CultureInfo.InvariantCulture)}",
@@ -57,5 +58,6 @@ public sealed class StressOptions
         $"--workloads {string.Join(',', Workloads.Select(w => w.Name()))}",
         $"--systems {(Systems is null ? "all" : string.Join(',', Systems))}",
         $"--seed 0x{Seed:X}",
-        Quick ? "(--quick)" : "");
+        Quick ? "(--quick)" : "",
+    }.Where(x => x.Length > 0));
 }

@@ -43,10 +43,11 @@ public static class Writer
         foreach (var sys in used) b.AppendLine($"- **{sys.Name}**: {sys.Notes}{(sys.MaxThreads == 1 ? "" : "")}");
         foreach (var (n, why) in skipped) b.AppendLine($"- ~~{n}~~ skipped: {why}");
         b.AppendLine();
-        b.AppendLine("How measured: each thread runs the op on its own random key order (generated and copied to a per-thread array before the timed loop). " +
-                     $"Every {Loops.SampleEvery}th iteration is timed alone with `Stopwatch.GetTimestamp` into an HdrHistogram (so percentiles include the ~timer overhead above; " +
-                     "for churn and cmpdel-match one sample is the pair of ops). Mops/s is aggregate over threads; ns/op is per thread (threads / throughput). " +
-                     "B/op: `GC.GetAllocatedBytesForCurrentThread` around each timed loop, summed over threads, the largest over rounds.");
+        if (r.Ops.Count > 0)
+            b.AppendLine("How measured: each thread runs the op on its own random key order (generated and copied to a per-thread array before the timed loop). " +
+                         $"Every {Loops.SampleEvery}th iteration is timed alone with `Stopwatch.GetTimestamp` into an HdrHistogram (so percentiles include the ~timer overhead above; " +
+                         "for churn and cmpdel-match one sample is the pair of ops). Mops/s is aggregate over threads; ns/op is per thread (threads / throughput). " +
+                         "B/op: `GC.GetAllocatedBytesForCurrentThread` around each timed loop, summed over threads, the largest over rounds.");
         if (r.Notes.Count > 0)
         {
             b.AppendLine();
