@@ -132,9 +132,28 @@ internal static unsafe partial class Epoch
     public static long TryAdvance()
     {
         long g = Volatile.Read(ref s_global.Value);
+        // An announcement below g that is already visible blocks the advance whatever the barrier
+        // would reveal, so look first and skip the barrier then (measured here: it costs 1.5 us in
+        // a quiet process and 56 us while another thread of the process runs, the IPI's price in
+        // this VM). Returning without advancing is always safe; only an advance needs the barrier.
+        if (AnyAnnouncedBelow(g))
+            return g;
         // Pairs with every reader's fence-free announce (remarks): after this, each announce is
         // visible below, or that reader's loads are ordered after our earlier unlinks.
         Interlocked.MemoryBarrierProcessWide();
+        if (AnyAnnouncedBelow(g))
+            return g;
+        // The CAS is also the barrier that orders our scan before the new epoch becomes visible;
+        // losing it means another thread advanced from g, which is just as good.
+        long seen = Interlocked.CompareExchange(ref s_global.Value, g + 1, g);
+        if (seen == g && Volatile.Read(ref s_deferredCount) != 0)
+            DrainDeferred();
+        return seen == g ? g + 1 : seen;
+    }
+
+    /// <summary>True if some thread's visible announcement is an epoch below <paramref name="g"/>.</summary>
+    private static bool AnyAnnouncedBelow(long g)
+    {
         int chunks = Volatile.Read(ref s_chunkCount);
         for (int c = 0; c < chunks; c++)
         {
@@ -143,15 +162,10 @@ internal static unsafe partial class Epoch
             {
                 long a = Volatile.Read(ref *(long*)(chunk + i * SlotBytes));
                 if (a != 0 && a < g)
-                    return g;
+                    return true;
             }
         }
-        // The CAS is also the barrier that orders our scan before the new epoch becomes visible;
-        // losing it means another thread advanced from g, which is just as good.
-        long seen = Interlocked.CompareExchange(ref s_global.Value, g + 1, g);
-        if (seen == g && Volatile.Read(ref s_deferredCount) != 0)
-            DrainDeferred();
-        return seen == g ? g + 1 : seen;
+        return false;
     }
 
     private static ThreadSlot Attach()
