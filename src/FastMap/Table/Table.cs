@@ -90,7 +90,9 @@ internal sealed unsafe partial class Table : IDisposable
         _slotMask = slotCount - 1;
         _seed = seed;
         // Stripes: enough that two writers rarely meet (2 cores here), few enough to stay cached.
-        // TODO measure 64 vs 256 vs 1024.
+        // Measured (gc-pass at S, a collector's batch compare-and-delete against an updating
+        // writer): 256 stripes 113-140 ns a key, 4,096 stripes 164-183 (more lines to miss on).
+        // Fewer than 256 is not measured.
         uint stripes = isArray ? 1 : Math.Clamp(BitOperations.RoundUpToPowerOf2(slotCount / 8), 1u, 256u);
         _stripeMask = stripes - 1;
         _stripes = (byte*)NativeBlock.AllocZeroed((nuint)stripes * StripeBytes);
