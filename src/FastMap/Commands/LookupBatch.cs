@@ -38,6 +38,9 @@ public sealed unsafe partial class BpfMap
         return ret;
     }
 
+    /// <summary>A thread's scan scratch (16 bytes a hit), kept between calls up to this many hits.</summary>
+    private const int MaxCachedHits = 1 << 16;
+
     [ThreadStatic] private static Table.ScanHit[]? t_hits;
 
     /// <summary>
@@ -69,7 +72,8 @@ public sealed unsafe partial class BpfMap
 
         Table.ScanHit[] hits = t_hits ??= new Table.ScanHit[64];
         int n = t.CollectBuckets(from, max, ref hits, out uint next, out nint array);
-        t_hits = hits;
+        if (hits.Length <= MaxCachedHits)
+            t_hits = hits;                            // grows once per thread; a huge batch's scratch is not kept
         MapStatus ret = next >= t.BucketCount ? MapStatus.ENOENT : n == 0 ? MapStatus.ENOSPC : MapStatus.Ok;
         if (n > 0 && (keys is null || values is null))
             return MapStatus.EFAULT;                  // count stays 0, as the kernel leaves it

@@ -112,47 +112,54 @@ public sealed unsafe partial class BpfMap
         return Volatile.Read(ref _closed) == 0;
     }
 
-    private MapStatus UpdateMany(byte* keys, byte* values, uint* count, ulong elemFlags)
+    private MapStatus UpdateMany(byte* keys, byte* values, uint* count, ulong elemFlags) =>
+        ForEachElement(count, keys is null || values is null,
+            new UpdateOp { Keys = keys, Values = values, KeySize = Definition.KeySize, ValueSize = _table.ValueSize, Flags = elemFlags });
+
+    private MapStatus DeleteMany(byte* keys, uint* count) =>
+        ForEachElement(count, keys is null, new DeleteOp { Keys = keys, KeySize = Definition.KeySize });
+
+    /// <summary>One element of a generic write batch (a struct, so the loop is specialised, not dispatched).</summary>
+    private interface IElementOp
     {
-        uint max = *count;
-        if (max == 0)
-            return MapStatus.Ok;
-        *count = 0;
-        uint ks = Definition.KeySize, vs = _table.ValueSize;
-        MapStatus err = MapStatus.Ok;
-        uint cp = 0;
-        for (; cp < max; cp++)
-        {
-            if (keys is null || values is null)
-            {
-                err = MapStatus.EFAULT;               // the kernel's copy_from_user of element cp
-                break;
-            }
-            if (cp % BatchSectionOps == BatchSectionOps - 1 && !Resection())
-            {
-                err = MapStatus.EBADF;
-                break;
-            }
-            err = UpdateElement(keys + (nuint)cp * ks, values + (nuint)cp * vs, elemFlags);
-            if (err != MapStatus.Ok)
-                break;
-        }
-        *count = cp;
-        return err;
+        MapStatus Apply(BpfMap map, uint i);
     }
 
-    private MapStatus DeleteMany(byte* keys, uint* count)
+    private struct UpdateOp : IElementOp
+    {
+        public byte* Keys, Values;
+        public uint KeySize, ValueSize;
+        public ulong Flags;
+
+        public readonly MapStatus Apply(BpfMap map, uint i) =>
+            map.UpdateElement(Keys + (nuint)i * KeySize, Values + (nuint)i * ValueSize, Flags);
+    }
+
+    private struct DeleteOp : IElementOp
+    {
+        public byte* Keys;
+        public uint KeySize;
+
+        public readonly MapStatus Apply(BpfMap map, uint i) => map.DeleteHash(Keys + (nuint)i * KeySize);
+    }
+
+    /// <summary>
+    /// The kernel's generic batch loop: count 0 does nothing; count is set to 0, then element by
+    /// element (a missing input array is the kernel's failed copy_from_user, <c>-EFAULT</c>), stopping
+    /// at the first error with <c>count</c> = elements done. Leaves and re-enters the section every
+    /// <see cref="BatchSectionOps"/> elements; a close meanwhile stops it with <c>-EBADF</c>.
+    /// </summary>
+    private MapStatus ForEachElement<TOp>(uint* count, bool missingInput, TOp op) where TOp : struct, IElementOp
     {
         uint max = *count;
         if (max == 0)
             return MapStatus.Ok;
         *count = 0;
-        uint ks = Definition.KeySize;
         MapStatus err = MapStatus.Ok;
         uint cp = 0;
         for (; cp < max; cp++)
         {
-            if (keys is null)
+            if (missingInput)
             {
                 err = MapStatus.EFAULT;
                 break;
@@ -162,7 +169,7 @@ public sealed unsafe partial class BpfMap
                 err = MapStatus.EBADF;
                 break;
             }
-            err = DeleteHash(keys + (nuint)cp * ks);
+            err = op.Apply(this, cp);
             if (err != MapStatus.Ok)
                 break;
         }

@@ -39,7 +39,9 @@ namespace FastMap.Internal;
 /// replaced slot arrays are reused or freed only after a grace period (<see cref="Epoch"/> rule 4),
 /// and every lock-free read runs inside a section. A lookup that races a rebuild may finish on the
 /// old array, which no writer changes after the swap: it answers as of an instant inside its
-/// call, which is what linearizability asks.</para>
+/// call, which is what linearizability asks. Batch scans read the same way, one array snapshot per
+/// call; why a cursor over home buckets stays exact across writers and rebuilds is stated in
+/// Table.Scan.cs. A scan that deletes re-checks each entry under its stripe before unlinking it.</para>
 /// <para>Lock order: stripe, then either a pool shard or an element's value lock (never both). No lock is held
 /// while waiting for a grace period (none is ever waited for), and no section is required to take
 /// a lock.</para>
