@@ -72,6 +72,7 @@ internal sealed unsafe class ElementPool : IDisposable
     private readonly Shard* _shards;
     private readonly int _shardMask;
     private readonly int _advanceEvery;      // retires per shard between epoch-advance attempts
+    private uint _reserved;                  // the element a growth keeps for its caller (under _growLock)
     private readonly Lock _growLock = new();
     private readonly List<nint> _blocks = [];
     private byte* _base;                     // the first (preallocated) block, set once in the constructor
@@ -272,15 +273,11 @@ internal sealed unsafe class ElementPool : IDisposable
                 return idx;
         }
         // 3. Fresh memory: readers are slow, and we never wait for them (Epoch rule 5).
+        // The caller keeps the new range's first element: popping it from the shard afterwards
+        // could find the range already taken by another thread of the shard, if this one was
+        // preempted in between (found by the close-while-in-use test: a false ENOMEM).
         lock (_growLock)
-        {
-            if (!AddChunks(GrowStep, spread: false, into: shard))
-                return None;
-        }
-        LockShard(s);
-        idx = PopLocked(s);
-        UnlockShard(s);
-        return idx;
+            return AddChunks(GrowStep, spread: false, into: shard) ? _reserved : None;
     }
 
     /// <summary>Elements added per growth: a quarter of the spares' worth of retires, at least a cache
@@ -483,11 +480,14 @@ internal sealed unsafe class ElementPool : IDisposable
         }
         else
         {
+            // Growth for one allocation: its caller takes the first element (_reserved, read under
+            // _growLock) and the shard the rest.
             Shard* s = _shards + into;
             LockShard(s);
             for (uint i = s->BumpNext; i < s->BumpEnd; i++) // keep any unused bump range
                 Push(&s->Free, i);
-            s->BumpNext = first;
+            _reserved = first;
+            s->BumpNext = first + 1;
             s->BumpEnd = first + count;
             UnlockShard(s);
         }

@@ -3,7 +3,8 @@ namespace FastMap.Tests.Concurrency;
 /// <summary>
 /// Closing a map while other threads use it: nothing crashes, an operation either completes
 /// normally or gets -EBADF, and once a thread saw -EBADF (or the close returned) every later
-/// operation gets -EBADF.
+/// operation gets -EBADF. Batches included: a batch that spans the close stops with -EBADF when it
+/// re-enters its section, with the count of what it did.
 /// </summary>
 [Collection(EpochSerialCollection.Name)]
 public sealed class CloseWhileInUseTests
@@ -71,8 +72,51 @@ public sealed class CloseWhileInUseTests
     {
         ulong key = (ulong)rng.Next((int)map.MaxEntries);
         MapStatus st;
-        switch (rng.Next(8))
+        int which = rng.Next(13);
+        t_case = which;
+        switch (which)
         {
+            case 8:
+            {
+                // Batches long enough to leave and re-enter their section mid-call (every 256).
+                ulong[] keys = Enumerable.Range(0, 300).Select(i => (key + (ulong)i) % (ulong)map.MaxEntries).ToArray();
+                KeyedValue[] values = keys.Select(k => KeyedValue.For(k, (ulong)id)).ToArray();
+                st = map.UpdateBatch<ulong, KeyedValue>(keys, values, out int done);
+                Allowed(st, MapStatus.Ok, MapStatus.E2BIG);
+                Assert.InRange(done, 0, 300);
+                return st;
+            }
+            case 9:
+            {
+                ulong[] keys = Enumerable.Range(0, 300).Select(i => (ulong)rng.Next((int)map.MaxEntries)).ToArray();
+                st = map.CompareAndDeleteBatch<ulong, ulong>(keys, keys.Select(_ => (ulong)id).ToArray(), 0, new MapStatus[300], out int done);
+                Allowed(st, MapStatus.Ok);
+                Assert.InRange(done, 0, 300);
+                return st;
+            }
+            case 10:
+            {
+                st = map.DeleteBatch<ulong>([key, (key + 1) % (ulong)map.MaxEntries], out int done);
+                Allowed(st, MapStatus.Ok, MapStatus.ENOENT);
+                return st;
+            }
+            case 11:
+            case 12:
+            {
+                // One scan call (lookup, or lookup-and-delete): every entry returned is whole.
+                var cursor = new BatchCursor((uint)rng.Next(64));
+                var keys = new ulong[16];
+                var values = new KeyedValue[16];
+                st = rng.Next(2) == 0
+                    ? map.LookupBatch<ulong, KeyedValue>(ref cursor, keys, values, out int n)
+                    : map.LookupAndDeleteBatch(ref cursor, System.Runtime.InteropServices.MemoryMarshal.AsBytes(keys.AsSpan()),
+                        System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), out n);
+                Allowed(st, MapStatus.Ok, MapStatus.ENOENT, MapStatus.ENOSPC);
+                for (int i = 0; i < n; i++)
+                    if (!values[i].Encodes(keys[i]))
+                        Assert.Fail($"batch scan returned key {keys[i]} with {values[i]}");
+                return st == MapStatus.EBADF ? st : MapStatus.Ok;
+            }
             case 0:
                 st = map.Put(key, (ulong)id);
                 Allowed(st, MapStatus.Ok, MapStatus.E2BIG);
@@ -124,9 +168,11 @@ public sealed class CloseWhileInUseTests
         }
     }
 
+    [ThreadStatic] private static int t_case;
+
     private static void Allowed(MapStatus st, params MapStatus[] ok)
     {
         if (st != MapStatus.EBADF && Array.IndexOf(ok, st) < 0)
-            Assert.Fail($"unexpected status {st}");
+            Assert.Fail($"unexpected status {st} (case {t_case})");
     }
 }
