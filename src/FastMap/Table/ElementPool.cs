@@ -72,7 +72,6 @@ internal sealed unsafe class ElementPool : IDisposable
     private readonly Shard* _shards;
     private readonly int _shardMask;
     private readonly int _advanceEvery;      // retires per shard between epoch-advance attempts
-    private uint _reserved;                  // the element a growth keeps for its caller (under _growLock)
     private readonly Lock _growLock = new();
     private readonly List<nint> _blocks = [];
     private byte* _base;                     // the first (preallocated) block, set once in the constructor
@@ -105,7 +104,7 @@ internal sealed unsafe class ElementPool : IDisposable
             _shards[s].Tokens = tokens / shards + (s == 0 ? tokens % shards : 0);
         _chunkCapacity = 16;
         _chunkTable = (nint)NativeBlock.AllocZeroed((nuint)(_chunkCapacity * sizeof(byte*)));
-        if (prealloc > 0 && AddChunks(prealloc, spread: true))
+        if (prealloc > 0 && AddChunks(prealloc, spread: true, out _))
         {
             _base = _chunks[0];
             _baseCount = prealloc;
@@ -224,16 +223,8 @@ internal sealed unsafe class ElementPool : IDisposable
 
     private uint AllocSlow(int shard)
     {
-        Shard* s = _shards + shard;
-        uint idx = None;
         // 1. Another shard's free elements, one shard lock at a time: no barrier needed.
-        for (int i = 1; i <= _shardMask && idx == None; i++)
-        {
-            Shard* o = _shards + ((shard + i) & _shardMask);
-            LockShard(o);
-            idx = PopLocked(o);
-            UnlockShard(o);
-        }
+        uint idx = PopAny(shard, 1);
         if (idx != None)
             return idx;
         // 2. If enough of our limbo is waiting, advance (a process-wide barrier each; three
@@ -261,13 +252,7 @@ internal sealed unsafe class ElementPool : IDisposable
                         return None; // closed meanwhile: our pool may be freed after this section
                 }
                 Epoch.TryAdvance();
-                for (int i = 0; i <= _shardMask && idx == None; i++) // ours first, then the others'
-                {
-                    Shard* o = _shards + ((shard + i) & _shardMask);
-                    LockShard(o);
-                    idx = PopLocked(o);
-                    UnlockShard(o);
-                }
+                idx = PopAny(shard, 0);                // ours first, then the others'
             }
             if (idx != None)
                 return idx;
@@ -277,7 +262,22 @@ internal sealed unsafe class ElementPool : IDisposable
         // could find the range already taken by another thread of the shard, if this one was
         // preempted in between (found by the close-while-in-use test: a false ENOMEM).
         lock (_growLock)
-            return AddChunks(GrowStep, spread: false, into: shard) ? _reserved : None;
+            return AddChunks(GrowStep, spread: false, out uint first, into: shard) ? first : None;
+    }
+
+    /// <summary>Pops from shards <c>shard + from</c>, <c>shard + from + 1</c>, ... (wrapping), one lock at a time.</summary>
+    private uint PopAny(int shard, int from)
+    {
+        for (int i = from; i <= _shardMask; i++)
+        {
+            Shard* o = _shards + ((shard + i) & _shardMask);
+            LockShard(o);
+            uint idx = PopLocked(o);
+            UnlockShard(o);
+            if (idx != None)
+                return idx;
+        }
+        return None;
     }
 
     /// <summary>Elements added per growth: a quarter of the spares' worth of retires, at least a cache
@@ -430,9 +430,11 @@ internal sealed unsafe class ElementPool : IDisposable
     /// <summary>Adds <paramref name="count"/> fresh elements in one block. Indices are chunk-aligned
     /// (a chunk is <c>1 &lt;&lt; _shift</c> indices) but the block holds only <paramref name="count"/>
     /// elements: the tail of its last chunk is index space that is never handed out. Caller holds
-    /// <c>_growLock</c> or is the constructor.</summary>
-    private bool AddChunks(uint count, bool spread, int into = 0)
+    /// <c>_growLock</c> or is the constructor. <paramref name="first"/> is the block's first index;
+    /// without <paramref name="spread"/> it is the caller's, not the shard's.</summary>
+    private bool AddChunks(uint count, bool spread, out uint first, int into = 0)
     {
+        first = None;
         uint chunkElems = 1u << _shift;
         uint chunks = (count + chunkElems - 1) >> _shift;
         ulong end = (ulong)_nextIndex + (ulong)chunks * chunkElems;
@@ -442,7 +444,7 @@ internal sealed unsafe class ElementPool : IDisposable
         if (block is null)
             return false;
         _blocks.Add((nint)block);
-        uint first = _nextIndex;
+        first = _nextIndex;
         int firstChunk = (int)(first >> _shift);
         byte** table = _chunks;
         int cap = _chunkCapacity;
@@ -480,13 +482,12 @@ internal sealed unsafe class ElementPool : IDisposable
         }
         else
         {
-            // Growth for one allocation: its caller takes the first element (_reserved, read under
-            // _growLock) and the shard the rest.
+            // Growth for one allocation: its caller takes the first element (out first) and the
+            // shard the rest.
             Shard* s = _shards + into;
             LockShard(s);
             for (uint i = s->BumpNext; i < s->BumpEnd; i++) // keep any unused bump range
                 Push(&s->Free, i);
-            _reserved = first;
             s->BumpNext = first + 1;
             s->BumpEnd = first + count;
             UnlockShard(s);
