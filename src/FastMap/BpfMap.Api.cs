@@ -4,8 +4,8 @@ using FastMap.Internal;
 
 namespace FastMap;
 
-// The .NET surface: spans and unmanaged structs in, statuses out. Every method pins and calls the
-// pointer-level command, so .NET and C callers get the same checks in the same order.
+// The .NET surface: spans and unmanaged structs in, statuses out. Every method checks its spans
+// (sizes, emptiness) and then pins and calls the pointer-level command, which C callers reach too.
 public sealed unsafe partial class BpfMap
 {
     /// <summary>Looks a key up and copies its value out (<c>BPF_MAP_LOOKUP_ELEM</c>).</summary>
@@ -113,47 +113,20 @@ public sealed unsafe partial class BpfMap
     public MapStatus Lookup<TKey, TValue>(in TKey key, out TValue value, ElemFlags flags = ElemFlags.Any)
         where TKey : unmanaged where TValue : unmanaged
     {
-        if (flags == ElemFlags.Any && _plainRead && sizeof(TKey) == _keySize && sizeof(TValue) == _valueBytes)
-            return LookupTyped(in key, out value);
-        value = default;
+        Unsafe.SkipInit(out value);
         if (sizeof(TKey) != KeySize || sizeof(TValue) != ValueBufferSize)
+        {
+            value = default;
             return MapStatus.EINVAL;
+        }
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
-            return LookupCore(this, (byte*)k, (byte*)v, (ulong)flags);
-    }
-
-    /// <summary>
-    /// The typed lookup with every check already known to pass except the handle's: the same steps as
-    /// <see cref="LookupCore"/>, specialised by the JIT for the key and value types (a 16-byte key is
-    /// hashed and compared as two words, the value is one struct copy). Measured: fewer instructions
-    /// per lookup let the core overlap more independent lookups' cache misses.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private MapStatus LookupTyped<TKey, TValue>(in TKey key, out TValue value) where TKey : unmanaged where TValue : unmanaged
-    {
-        Internal.Epoch.ThreadSlot t = Internal.Epoch.EnterFast();
-        MapStatus st = MapStatus.EBADF;
-        value = default;
-        if (Volatile.Read(ref _closed) == 0)
         {
-            Table table = _table;
-            fixed (TKey* k = &key)
-            {
-                byte* e = sizeof(TKey) == 16
-                    ? table.Find<TKey>((byte*)k, table.Tag16((byte*)k), out _)
-                    : table.Find((byte*)k, table.Tag((byte*)k), out _);
-                if (e is null)
-                    st = MapStatus.ENOENT;
-                else
-                {
-                    value = Unsafe.ReadUnaligned<TValue>(table.ValueOf(e));
-                    st = MapStatus.Ok;
-                }
-            }
+            MapStatus st = LookupCore(this, (byte*)k, (byte*)v, (ulong)flags);
+            if (st != MapStatus.Ok)
+                *v = default;
+            return st;
         }
-        Internal.Epoch.Exit(t);
-        return st;
     }
 
     /// <summary>Typed update.</summary>

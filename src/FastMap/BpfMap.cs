@@ -6,7 +6,7 @@ namespace FastMap;
 /// <summary>
 /// A FastMap map: the kernel's BPF hash (or array, percpu hash, LRU hash) map in user space, with
 /// the RFC's atomic compare-and-delete. Every operation returns what <c>bpf()</c> would return, as a
-/// <see cref="MapStatus"/>. Thread-safe: lookups take no lock, writers take one stripe lock.
+/// <see cref="MapStatus"/>. Thread-safe: lookups take no lock, a writer takes its key's group lock.
 /// </summary>
 /// <remarks>
 /// <para>Buffers follow the syscall's rules: a key span must hold exactly <see cref="KeySize"/> bytes,
@@ -19,24 +19,19 @@ namespace FastMap;
 /// </remarks>
 public sealed unsafe partial class BpfMap : IDisposable
 {
-    private readonly Table _table;
+    private readonly MapStore _store;
     private readonly MapFlags _flags;
+    private readonly bool _canRead, _canWrite;
     private int _closed;
 
-    // Hot-path copies of the definition, so a typed lookup reads one object.
-    private readonly int _keySize;
-    private readonly int _valueBytes;
-    private readonly bool _plainRead;      // a hashed table without a spin lock, on a readable handle
-
-    private BpfMap(MapDefinition definition, Table table, uint valueBufferSize)
+    private BpfMap(MapDefinition definition, MapStore store, uint valueBufferSize)
     {
         Definition = definition;
-        _table = table;
+        _store = store;
         _flags = definition.Flags;
+        _canRead = (_flags & MapFlags.WriteOnly) == 0;
+        _canWrite = (_flags & MapFlags.ReadOnly) == 0;
         ValueBufferSize = (int)valueBufferSize;
-        _keySize = (int)definition.KeySize;
-        _valueBytes = (int)valueBufferSize;
-        _plainRead = !table.IsArray && table.SpinLockOffset < 0 && (_flags & MapFlags.WriteOnly) == 0;
     }
 
     /// <summary>The definition the map was created with.</summary>
@@ -64,7 +59,7 @@ public sealed unsafe partial class BpfMap : IDisposable
     public int MaxEntries => (int)Definition.MaxEntries;
 
     /// <summary>True if values hold a spin lock (<see cref="MapDefinition.SpinLockOffset"/>).</summary>
-    public bool HasSpinLock => _table.SpinLockOffset >= 0;
+    public bool HasSpinLock => _store.HasSpinLock;
 
     /// <summary>True once <see cref="Dispose"/> has run.</summary>
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
@@ -74,28 +69,26 @@ public sealed unsafe partial class BpfMap : IDisposable
     {
         get
         {
-            if (_table.IsArray)
-                return MaxEntries;
-            // The tokens live in native memory that a close frees after a grace period.
-            if (!EnterOpen())
+            // The counts live in native memory that a close frees after a grace period.
+            if (!TryEnter(out Epoch.ThreadSlot t))
                 return 0;
-            long n = MaxEntries - _table.Pool.TokensApprox;
-            Epoch.Exit();
+            long n = _store.Count;
+            Epoch.Exit(t);
             return n;
         }
     }
 
-    /// <summary>Native bytes the map holds: slots, locks and elements (spares included).</summary>
-    public long MemoryBytes => _table.Bytes;
+    /// <summary>Native bytes the map reserves: a full map commits this much (pages are committed as entries use them).</summary>
+    public long MemoryBytes => _store.Bytes;
 
     /// <summary>The number of CPUs percpu values are laid out for (Linux: <c>/sys/devices/system/cpu/possible</c>).</summary>
     public static int PossibleCpus { get; } = ReadPossibleCpus();
 
-    internal Table Table => _table;
+    /// <summary>The map's store (tests and benchmarks look inside).</summary>
+    internal MapStore Store => _store;
 
-    private bool CanRead => (_flags & MapFlags.WriteOnly) == 0;
-
-    private bool CanWrite => (_flags & MapFlags.ReadOnly) == 0;
+    /// <summary>The hash store, for tests that set its degenerate-hash hook; null for arrays.</summary>
+    internal HashStore? HashStore => _store as HashStore;
 
     /// <summary>Finds an open map by handle; null for a bad or closed handle.</summary>
     public static BpfMap? FromHandle(int handle) => HandleTable.Get(handle);
@@ -109,30 +102,31 @@ public sealed unsafe partial class BpfMap : IDisposable
         if (Interlocked.Exchange(ref _closed, 1) != 0)
             return;
         HandleTable.Remove(Handle, this);
-        _table.Pool.MarkClosed();
         // The closed flag is this map's "unlink": an operation that saw it clear entered its
-        // section first, so the table outlives it (Epoch rule 4).
-        Epoch.DeferDispose(_table);
+        // section first, so the store outlives it (Epoch rule 4).
+        Epoch.DeferDispose(_store);
         Epoch.Collect();
     }
 
-    /// <summary>Enters a section and checks the map is open (the fd step of every command).</summary>
+    /// <summary>Enters a section and checks the map is open (the fd step of every command). On false the
+    /// section is already left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool EnterOpen()
+    private bool TryEnter(out Epoch.ThreadSlot t)
     {
-        Epoch.Enter();
+        t = Epoch.EnterFast();
         if (Volatile.Read(ref _closed) == 0)
             return true;
-        Epoch.Exit();
+        Epoch.Exit(t);
         return false;
     }
 
-    /// <summary>Leaves the command's section, then runs deferred epoch work (outside the section).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Leave()
+    /// <summary>Between groups of a long batch: leave the section (running any epoch advance that fell due),
+    /// re-enter. False if the map was closed meanwhile (the caller stops with <c>-EBADF</c>, still in a section).</summary>
+    private bool Resection(Epoch.ThreadSlot t)
     {
-        Epoch.Exit();
-        _table.Pool.AdvanceIfRequested();
+        Epoch.Exit(t);
+        Epoch.EnterFast();
+        return Volatile.Read(ref _closed) == 0;
     }
 
     private static int ReadPossibleCpus()

@@ -98,21 +98,28 @@ public sealed unsafe partial class BpfMap
         MapStatus st = CheckDefinition(definition);
         if (st != MapStatus.Ok)
             return st;
-        bool isArray = definition.Type == MapType.Array;
         uint valueBytes = definition.Type == MapType.PercpuHash
             ? ((definition.ValueSize + 7) & ~7u) * (uint)PossibleCpus
             : definition.ValueSize;
-        bool prealloc = (definition.Flags & MapFlags.NoPrealloc) == 0;
-        ulong seed = (definition.Flags & MapFlags.ZeroSeed) != 0 ? 0 : BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         int lockOff = definition.SpinLockOffset is uint o ? (int)o : -1;
-        Table? table = Table.Create(definition.KeySize, valueBytes, definition.MaxEntries, lockOff, isArray, prealloc, seed);
-        if (table is null)
+        // Every map type's store reserves its memory at once and the kernel commits pages as entries use
+        // them, so NO_PREALLOC needs no path of its own (capacity is counted the same way either way).
+        MapStore? store;
+        if (definition.Type == MapType.Array)
+            store = ArrayStore.Create(definition.ValueSize, lockOff, definition.MaxEntries);
+        else
+        {
+            ulong seed = (definition.Flags & MapFlags.ZeroSeed) != 0 ? 0 : BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+            store = HashStore.Create(definition.KeySize, valueBytes, lockOff, definition.MaxEntries, seed,
+                lru: definition.Type == MapType.LruHash, compares: definition.Type == MapType.Hash);
+        }
+        if (store is null)
             return MapStatus.ENOMEM;
-        var created = new BpfMap(definition, table, valueBytes);
+        var created = new BpfMap(definition, store, valueBytes);
         int handle = HandleTable.Add(created);
         if (handle < 0)
         {
-            table.Dispose();
+            store.Dispose();
             return MapStatus.ENOMEM;
         }
         created.Handle = handle;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FastMap.Internal;
 
 namespace FastMap;
@@ -7,48 +8,30 @@ public sealed unsafe partial class BpfMap
     /// <summary>
     /// <c>BPF_MAP_LOOKUP_ELEM</c> at pointer level, in the 6.18 check order: flags (before the handle),
     /// handle, read permission, <c>BPF_F_LOCK</c> without a lock, key pointer, absent key, value pointer.
+    /// The one lookup path: the span and typed overloads and the C ABI all come here.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static MapStatus LookupCore(BpfMap? map, byte* key, byte* value, ulong flags)
     {
         if ((flags & ~(ulong)ElemFlags.Lock) != 0)
             return MapStatus.EINVAL;
-        if (map is null || !map.EnterOpen())
+        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
             return MapStatus.EBADF;
         MapStatus ret;
-        Table t = map._table;
-        if (!map.CanRead)
+        MapStore s = map._store;
+        bool locked = flags != 0;
+        if (!map._canRead)
             ret = MapStatus.EPERM;
-        else if ((flags & (ulong)ElemFlags.Lock) != 0 && t.SpinLockOffset < 0)
+        else if (locked && !s.HasSpinLock)
             ret = MapStatus.EINVAL;
         else if (key is null)
             ret = MapStatus.EFAULT;
+        else if (value is null)
+            ret = s.FindValue(key) is null ? MapStatus.ENOENT : MapStatus.EFAULT; // the kernel copies out last
         else
-        {
-            byte* e = map.FindElement(key);
-            if (e is null)
-                ret = MapStatus.ENOENT;
-            else if (value is null)
-                ret = MapStatus.EFAULT;   // the kernel copies out last
-            else
-            {
-                t.CopyOut(t.ValueOf(e), value, (flags & (ulong)ElemFlags.Lock) != 0);
-                ret = MapStatus.Ok;
-            }
-        }
-        map.Leave();
+            ret = s.Lookup(key, value, locked);
+        Epoch.Exit(t);
         return ret;
-    }
-
-    /// <summary>The element of a key, or null. Caller is in a section.</summary>
-    private byte* FindElement(byte* key)
-    {
-        Table t = _table;
-        if (t.IsArray)
-        {
-            uint index = *(uint*)key;
-            return index < Definition.MaxEntries ? t.ArrayElement(index) : null;
-        }
-        return t.Find(key, t.Tag(key), out _);
     }
 
     /// <summary>
@@ -58,10 +41,10 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal byte* LookupPointer(byte* key)
     {
-        if (key is null || !EnterOpen())
+        if (key is null || !TryEnter(out Epoch.ThreadSlot t))
             return null;
-        byte* e = CanRead ? FindElement(key) : null;
-        Epoch.Exit(); // the caller's own, outer section keeps the element alive
-        return e is null ? null : _table.ValueOf(e);
+        byte* v = _canRead ? _store.FindValue(key) : null;
+        Epoch.Exit(t); // the caller's own, outer section keeps the value alive
+        return v;
     }
 }

@@ -7,7 +7,7 @@ public sealed unsafe partial class BpfMap
     /// <summary>
     /// <c>BPF_MAP_LOOKUP_AND_DELETE_ELEM</c>: flags (before the handle), handle, read and write
     /// permission, <c>BPF_F_LOCK</c> without a lock, key pointer, map type (arrays: the kernel's
-    /// internal <c>ENOTSUPP</c>, 524), value pointer, then copy out and unlink under the stripe lock.
+    /// internal <c>ENOTSUPP</c>, 524), value pointer, then copy out and unlink under the key's lock.
     /// </summary>
     /// <remarks>One deliberate difference: a NULL value pointer is refused before anything is deleted
     /// (the kernel deletes, then fails the copy with <c>-EFAULT</c>); a bad argument never loses data.</remarks>
@@ -15,35 +15,24 @@ public sealed unsafe partial class BpfMap
     {
         if ((flags & ~(ulong)ElemFlags.Lock) != 0)
             return MapStatus.EINVAL;
-        if (map is null || !map.EnterOpen())
+        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
             return MapStatus.EBADF;
         MapStatus ret;
-        Table t = map._table;
-        if (!map.CanRead || !map.CanWrite)
+        MapStore s = map._store;
+        bool locked = flags != 0;
+        if (!map._canRead || !map._canWrite)
             ret = MapStatus.EPERM;
-        else if ((flags & (ulong)ElemFlags.Lock) != 0 && t.SpinLockOffset < 0)
+        else if (locked && !s.HasSpinLock)
             ret = MapStatus.EINVAL;
         else if (key is null)
             ret = MapStatus.EFAULT;
-        else if (t.IsArray)
+        else if (!s.DeletesKeys)
             ret = MapStatus.ENOTSUPP;
         else if (value is null)
             ret = MapStatus.EFAULT;
         else
-        {
-            uint tag = t.Tag(key);
-            uint removed = ElementPool.None;
-            t.LockStripe(tag);
-            byte* e = t.Find(key, tag, out uint slot);
-            if (e is not null)
-            {
-                t.CopyOut(t.ValueOf(e), value, (flags & (ulong)ElemFlags.Lock) != 0);
-                removed = t.Remove(slot, t.Pool.CurrentShard());
-            }
-            t.UnlockStripe(tag);
-            ret = removed == ElementPool.None ? MapStatus.ENOENT : MapStatus.Ok;
-        }
-        map.Leave();
+            ret = s.LookupAndDelete(key, value, locked);
+        Epoch.Exit(t);
         return ret;
     }
 }

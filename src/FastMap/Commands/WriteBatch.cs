@@ -20,18 +20,18 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal static MapStatus UpdateBatchCore(BpfMap? map, byte* keys, byte* values, uint* count, ulong elemFlags)
     {
-        if (map is null || !map.EnterOpen())
+        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
             return MapStatus.EBADF;
         MapStatus ret;
-        if (!map.CanWrite)
+        if (!map._canWrite)
             ret = MapStatus.EPERM;
         else if (!map.BatchElemFlagsValid(elemFlags))
             ret = MapStatus.EINVAL;
         else if (count is null)
             ret = MapStatus.EFAULT;
         else
-            ret = map.UpdateMany(keys, values, count, elemFlags);
-        map.Leave();
+            ret = map.UpdateMany(t, keys, values, count, elemFlags);
+        Epoch.Exit(t);
         return ret;
     }
 
@@ -42,20 +42,20 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal static MapStatus DeleteBatchCore(BpfMap? map, byte* keys, uint* count, ulong elemFlags)
     {
-        if (map is null || !map.EnterOpen())
+        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
             return MapStatus.EBADF;
         MapStatus ret;
-        if (!map.CanWrite)
+        if (!map._canWrite)
             ret = MapStatus.EPERM;
-        else if (map._table.IsArray)
+        else if (!map._store.DeletesKeys)
             ret = MapStatus.ENOTSUPP;                 // array_map_ops has no map_delete_batch
         else if (!map.BatchElemFlagsValid(elemFlags))
             ret = MapStatus.EINVAL;
         else if (count is null)
             ret = MapStatus.EFAULT;
         else
-            ret = map.DeleteMany(keys, count);
-        map.Leave();
+            ret = map.DeleteMany(t, keys, count);
+        Epoch.Exit(t);
         return ret;
     }
 
@@ -71,10 +71,10 @@ public sealed unsafe partial class BpfMap
     internal static MapStatus DeleteCompareBatchCore(BpfMap? map, byte* keys, byte* compares, uint offset, uint size,
         int* results, uint* count, ulong elemFlags = (ulong)ElemFlags.Compare)
     {
-        if (map is null || !map.EnterOpen())
+        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
             return MapStatus.EBADF;
         MapStatus ret;
-        if (!map.CanWrite)
+        if (!map._canWrite)
             ret = MapStatus.EPERM;
         else if (elemFlags != (ulong)ElemFlags.Compare)
             ret = MapStatus.EINVAL;                   // BPF_F_COMPARE goes with no other flag (as in DELETE_ELEM)
@@ -92,32 +92,22 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EFAULT;
         }
         else
-            ret = map.CompareDeleteMany(keys, compares, offset, size, results, count);
-        map.Leave();
+            ret = map.CompareDeleteMany(t, keys, compares, offset, size, results, count);
+        Epoch.Exit(t);
         return ret;
     }
 
     /// <summary>elem_flags of the generic batch commands: nothing but a <c>BPF_F_LOCK</c> the map can honour.</summary>
     private bool BatchElemFlagsValid(ulong elemFlags) =>
         (elemFlags & ~(ulong)ElemFlags.Lock) == 0
-        && ((elemFlags & (ulong)ElemFlags.Lock) == 0 || _table.SpinLockOffset >= 0);
+        && ((elemFlags & (ulong)ElemFlags.Lock) == 0 || _store.HasSpinLock);
 
-    /// <summary>Between groups of a long batch: leave the section, run a requested advance, re-enter.
-    /// False if the map was closed meanwhile (the caller stops with <c>-EBADF</c>, still in a section).</summary>
-    private bool Resection()
-    {
-        Epoch.Exit();
-        _table.Pool.AdvanceIfRequested();
-        Epoch.Enter();
-        return Volatile.Read(ref _closed) == 0;
-    }
+    private MapStatus UpdateMany(Epoch.ThreadSlot t, byte* keys, byte* values, uint* count, ulong elemFlags) =>
+        ForEachElement(t, count, keys is null || values is null,
+            new UpdateOp { Keys = keys, Values = values, KeySize = Definition.KeySize, ValueSize = _store.ValueSize, Flags = elemFlags });
 
-    private MapStatus UpdateMany(byte* keys, byte* values, uint* count, ulong elemFlags) =>
-        ForEachElement(count, keys is null || values is null,
-            new UpdateOp { Keys = keys, Values = values, KeySize = Definition.KeySize, ValueSize = _table.ValueSize, Flags = elemFlags });
-
-    private MapStatus DeleteMany(byte* keys, uint* count) =>
-        ForEachElement(count, keys is null, new DeleteOp { Keys = keys, KeySize = Definition.KeySize });
+    private MapStatus DeleteMany(Epoch.ThreadSlot t, byte* keys, uint* count) =>
+        ForEachElement(t, count, keys is null, new DeleteOp { Keys = keys, KeySize = Definition.KeySize });
 
     /// <summary>One element of a generic write batch (a struct, so the loop is specialised, not dispatched).</summary>
     private interface IElementOp
@@ -132,7 +122,7 @@ public sealed unsafe partial class BpfMap
         public ulong Flags;
 
         public readonly MapStatus Apply(BpfMap map, uint i) =>
-            map.UpdateElement(Keys + (nuint)i * KeySize, Values + (nuint)i * ValueSize, Flags);
+            map._store.Update(Keys + (nuint)i * KeySize, Values + (nuint)i * ValueSize, Flags);
     }
 
     private struct DeleteOp : IElementOp
@@ -140,7 +130,7 @@ public sealed unsafe partial class BpfMap
         public byte* Keys;
         public uint KeySize;
 
-        public readonly MapStatus Apply(BpfMap map, uint i) => map.DeleteHash(Keys + (nuint)i * KeySize);
+        public readonly MapStatus Apply(BpfMap map, uint i) => map._store.Delete(Keys + (nuint)i * KeySize);
     }
 
     /// <summary>
@@ -149,7 +139,7 @@ public sealed unsafe partial class BpfMap
     /// at the first error with <c>count</c> = elements done. Leaves and re-enters the section every
     /// <see cref="BatchSectionOps"/> elements; a close meanwhile stops it with <c>-EBADF</c>.
     /// </summary>
-    private MapStatus ForEachElement<TOp>(uint* count, bool missingInput, TOp op) where TOp : struct, IElementOp
+    private MapStatus ForEachElement<TOp>(Epoch.ThreadSlot t, uint* count, bool missingInput, TOp op) where TOp : struct, IElementOp
     {
         uint max = *count;
         if (max == 0)
@@ -164,7 +154,7 @@ public sealed unsafe partial class BpfMap
                 err = MapStatus.EFAULT;
                 break;
             }
-            if (cp % BatchSectionOps == BatchSectionOps - 1 && !Resection())
+            if (cp % BatchSectionOps == BatchSectionOps - 1 && !Resection(t))
             {
                 err = MapStatus.EBADF;
                 break;
@@ -178,46 +168,26 @@ public sealed unsafe partial class BpfMap
     }
 
     /// <summary>
-    /// The collector's loop. A key costs two dependent cache misses at L (its home slot line, then
-    /// its element), so the loop runs a software pipeline over independent keys: the home line of
-    /// key <c>i + 8</c> is prefetched, then the element of key <c>i + 4</c> (its home line has landed
-    /// by then), while key <c>i</c> is compared and unlinked under its stripe.
+    /// The collector's loop: the store's pipelined compare-and-delete (it overlaps the cache misses of
+    /// independent keys), one group of <see cref="BatchSectionOps"/> keys a read-side section.
     /// </summary>
-    private MapStatus CompareDeleteMany(byte* keys, byte* compares, uint offset, uint size, int* results, uint* count)
+    private MapStatus CompareDeleteMany(Epoch.ThreadSlot t, byte* keys, byte* compares, uint offset, uint size, int* results, uint* count)
     {
         uint max = *count;
         *count = 0;
-        Table t = _table;
         uint ks = Definition.KeySize;
-        // Measured at L (2-core VM): distances 8/4 to 48/32 all gave 145-200 ns a key, within noise.
-        const int Far = 8, Near = 4, Ring = 16;       // Ring: a power of two > Far
-        uint* tags = stackalloc uint[Ring];
-        for (uint j = 0; j < max && j < Far; j++)
+        for (uint done = 0; done < max;)
         {
-            tags[j] = t.Tag(keys + (nuint)j * ks);
-            t.PrefetchHome(tags[j]);
-        }
-        MapStatus err = MapStatus.Ok;
-        uint cp = 0;
-        for (; cp < max; cp++)
-        {
-            if (cp % BatchSectionOps == BatchSectionOps - 1 && !Resection())
+            if (done > 0 && !Resection(t))
             {
-                err = MapStatus.EBADF;
-                break;
+                *count = done;
+                return MapStatus.EBADF;
             }
-            if (cp + Far < max)
-            {
-                uint far = t.Tag(keys + (nuint)(cp + Far) * ks);
-                tags[(cp + Far) % Ring] = far;
-                t.PrefetchHome(far);
-            }
-            if (cp + Near < max)
-                t.PrefetchElement(tags[(cp + Near) % Ring]);
-            results[cp] = (int)CompareAndUnlink(keys + (nuint)cp * ks, tags[cp % Ring],
-                compares + (nuint)cp * size, offset, size);
+            uint n = Math.Min(BatchSectionOps, max - done);
+            _store.CompareAndDeleteMany(keys + (nuint)done * ks, compares + (nuint)done * size, offset, size, results + done, n);
+            done += n;
         }
-        *count = cp;
-        return err;
+        *count = max;
+        return MapStatus.Ok;
     }
 }

@@ -24,6 +24,9 @@ namespace FastMap.Internal;
 ///   memory takes fresh memory instead (bounded while readers make progress), so a delete
 ///   followed by an insert on a full map succeeds at once, as in the kernel.</item>
 /// <item>Sections nest: only the outermost enter announces and only the outermost exit clears.</item>
+/// <item>Advances run outside sections: a store that retires counts it (<see cref="NoteRetired"/>), and
+///   every so many retires the thread advances at its outermost exit. From inside, its own
+///   announcement would refuse the advance whenever another thread had advanced meanwhile (rule 3).</item>
 /// </list>
 /// <para>Ordering. Announcing is a store followed by loads of the table, which needs store-to-load
 /// ordering against the reclaimer's scan. Readers pay no fence for it: the reclaimer calls
@@ -102,7 +105,11 @@ internal static unsafe partial class Epoch
     internal static void Exit(ThreadSlot t)
     {
         if (--t.Depth == 0)
+        {
             Volatile.Write(ref *(long*)t.Slot, 0); // release, as in Exit()
+            if (t.AdvanceDue)
+                RunDueAdvance(t);
+        }
     }
 
     /// <summary>Leaves a read-side section; the outermost exit makes the thread quiescent.</summary>
@@ -117,7 +124,42 @@ internal static unsafe partial class Epoch
         {
             // Release: every load of the section completes before the reclaimer can see 0 here.
             Volatile.Write(ref *(long*)t.Slot, 0);
+            if (t.AdvanceDue)
+                RunDueAdvance(t);
         }
+    }
+
+    /// <summary>
+    /// Counts one retire by the calling thread (it is in a section): every <paramref name="every"/>
+    /// retires an advance falls due, which the thread runs when it leaves its outermost section
+    /// (rule 7). Stores call this after each unlink they retire.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void NoteRetired(int every)
+    {
+        ThreadSlot? t = t_slot;
+        if (t is not null && ++t.Retired >= every)
+        {
+            t.Retired = 0;
+            t.AdvanceDue = true;
+        }
+    }
+
+    /// <summary>Asks for an advance at the calling thread's outermost exit: a store found retired memory
+    /// it wanted to reuse still inside its grace period. At most one such attempt per thread and epoch (an
+    /// attempt may cost a process-wide barrier; another while the epoch has not moved would find the same
+    /// blocking reader).</summary>
+    public static void RequestAdvance()
+    {
+        if (t_slot is { } t && t.LastAttempt != Volatile.Read(ref s_global.Value))
+            t.AdvanceDue = true;
+    }
+
+    private static void RunDueAdvance(ThreadSlot t)
+    {
+        t.AdvanceDue = false;
+        t.LastAttempt = Volatile.Read(ref s_global.Value);
+        TryAdvance();
     }
 
     /// <summary>True if memory retired with <paramref name="tag"/> may be reused now (rule 4).</summary>
@@ -227,6 +269,12 @@ internal static unsafe partial class Epoch
     {
         public readonly byte* Slot = slot;
         public int Depth;
+        /// <summary>Retires since this thread's last due advance (rule 7).</summary>
+        public int Retired;
+        /// <summary>An advance is due at the outermost exit.</summary>
+        public bool AdvanceDue;
+        /// <summary>The global epoch when this thread last attempted an advance.</summary>
+        public long LastAttempt;
 
         ~ThreadSlot()
         {

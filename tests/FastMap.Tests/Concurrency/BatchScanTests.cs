@@ -44,20 +44,20 @@ public sealed class BatchScanTests
 
     [Theory]
     [Trait("Category", "Stress")]
-    [InlineData(0u, 7)]        // real hashes: short runs, wrap-around at the end of the array
+    [InlineData(0u, 7)]        // real hashes: a few overflow records come and go
     [InlineData(0u, 1)]        // count 1: every multi-key bucket goes through ENOSPC and a retry
-    [InlineData(300u, 16)]     // degenerate hash: long runs, many keys per bucket
-    public void FullScansUnderChurnAndRebuildsReturnStableKeysExactlyOnce(uint hashModulo, int batch)
+    [InlineData(300u, 16)]     // degenerate hash: long overflow chains, many keys per bucket
+    public void FullScansUnderChurnAndOverflowTrafficReturnStableKeysExactlyOnce(uint hashModulo, int batch)
     {
         using BpfMap map = Maps.Hash(2048);
-        map.Table.HashModuloForTests = hashModulo;
+        map.HashStore!.HashModuloForTests = hashModulo;
         for (ulong k = 0; k < 600; k++)
             Assert.Equal(MapStatus.Ok, map.Put(Stable + k, 1));
         for (ulong k = 0; k < 300; k++)
             Assert.Equal(MapStatus.Ok, map.Put(Gone + k, 1));
         for (ulong k = 0; k < 300; k++)
             Assert.Equal(MapStatus.Ok, map.Delete(Gone + k));
-        long rebuildsBefore = map.Table.Rebuilds;
+        long unlinksBefore = map.HashStore!.RecordTrafficForTests.Unlinked;
 
         int stop = 0, scans = 0;
         var failures = new ConcurrentQueue<string>();
@@ -66,8 +66,8 @@ public sealed class BatchScanTests
             if (t < 2)
             {
                 // Writers: a sliding window of 300 live keys each (insert the next, delete the
-                // oldest, refresh one at random): fresh keys use up empty slots, so the table
-                // rebuilds (re-placing every key) again and again while the scans run.
+                // oldest, refresh one at random): deleted slots wait in limbo, so groups fill and
+                // overflow records are linked, then unlinked as they empty, while the scans run.
                 var rng = new Random(17 + t);
                 ulong next = Churn + (ulong)t * 100_000_000, rev = 1;
                 while (Volatile.Read(ref stop) == 0)
@@ -84,10 +84,9 @@ public sealed class BatchScanTests
             }
             try
             {
-                // At least 40 scans, and with real hashes on until three rebuilds have run under
-                // them (with a degenerate hash, inserts reuse the cluster's tombstones instead).
+                // At least 40 scans, and on until three overflow records have been unlinked under them.
                 var guard = System.Diagnostics.Stopwatch.StartNew();
-                for (int s = 0; s < 40 || (hashModulo == 0 && map.Table.Rebuilds < rebuildsBefore + 3 && guard.Elapsed.TotalSeconds < 60); s++)
+                for (int s = 0; s < 40 || (map.HashStore!.RecordTrafficForTests.Unlinked < unlinksBefore + 3 && guard.Elapsed.TotalSeconds < 60); s++)
                 {
                     var seen = new Dictionary<ulong, int>();
                     foreach ((ulong key, KeyedValue value) in Scan(map, batch))
@@ -113,8 +112,9 @@ public sealed class BatchScanTests
         });
         Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(10)));
         Assert.True(scans >= 40, $"{scans} scans");
-        // The property is only interesting if keys moved under the scans.
-        Assert.True(hashModulo != 0 || map.Table.Rebuilds >= rebuildsBefore + 3, $"only {map.Table.Rebuilds - rebuildsBefore} rebuilds ran during the scans");
+        // The property is only interesting if the chains the scans walked changed under them.
+        long unlinked = map.HashStore!.RecordTrafficForTests.Unlinked - unlinksBefore;
+        Assert.True(unlinked >= 3, $"only {unlinked} overflow records were unlinked during the scans");
     }
 
     [Fact]
@@ -167,16 +167,18 @@ public sealed class BatchScanTests
     }
 
     [Fact]
-    public void KeysThatRebuildsMoveBehindTheCursorAreStillReturnedOnce()
+    public void KeysPresentThroughoutAreReturnedOnceWhenOtherKeysComeAndGoBetweenCalls()
     {
-        // Deterministic interleaving: between the calls of a scan, writers insert and delete other
-        // keys and a rebuild re-places every key (moving keys displaced past tombstones backwards,
-        // possibly behind the cursor). Keys present throughout must come back exactly once.
+        // Deterministic interleaving: between the calls of a scan, other keys are inserted and deleted,
+        // the epoch is advanced (limbo slots become reusable), and with a degenerate hash overflow
+        // records are linked and unlinked in the chains the cursor is walking. Keys present throughout
+        // must come back exactly once, and deleted keys never.
         for (int seed = 0; seed < 200; seed++)
         {
             var rng = new Random(seed);
             uint max = (uint)rng.Next(8, 200);
             using BpfMap map = Maps.Hash(max);
+            map.HashStore!.HashModuloForTests = (ulong)(seed % 3 == 0 ? rng.Next(1, 8) : 0);
             var stable = new HashSet<ulong>();
             for (int i = 0; i < 4 * max; i++)
             {
@@ -186,7 +188,7 @@ public sealed class BatchScanTests
                 if (stable.Count > max / 2 && rng.Next(2) == 0)
                 {
                     ulong victim = stable.ElementAt(rng.Next(stable.Count));
-                    Assert.Equal(MapStatus.Ok, map.Delete(victim));   // a tombstone others were displaced past
+                    Assert.Equal(MapStatus.Ok, map.Delete(victim));   // its slot goes to limbo
                     stable.Remove(victim);
                 }
             }
@@ -206,11 +208,12 @@ public sealed class BatchScanTests
                 }
                 for (int i = 0; i < n; i++)
                     seen[keys[i]] = seen.GetValueOrDefault(keys[i]) + 1;
-                // Other keys come and go, then every key is re-placed.
-                if (map.Put(churn, 1) == MapStatus.Ok && rng.Next(2) == 0)
-                    map.Delete(churn);
-                churn++;
-                map.Table.Rebuild(force: true);
+                // Other keys come and go, and their limbo slots become reusable.
+                for (int c = rng.Next(4); c >= 0; c--, churn++)
+                    if (map.Put(churn, 1) == MapStatus.Ok && rng.Next(3) != 0)
+                        map.Delete(churn);
+                FastMap.Internal.Epoch.Collect();
+                FastMap.Internal.Epoch.Collect();
             }
             foreach (ulong k in stable)
                 Assert.True(seen.GetValueOrDefault(k) == 1, $"seed {seed}: key {k} returned {seen.GetValueOrDefault(k)} times");
@@ -221,7 +224,7 @@ public sealed class BatchScanTests
     [Fact]
     public void ScansOfSmallTablesEqualTheModel()
     {
-        // Tables of 8..64 slots: runs wrap around the end of the array all the time.
+        // Maps of 1..32 entries: one or a few groups of fewer than 12 slots, and overflow records.
         for (int seed = 0; seed < 400; seed++)
         {
             var rng = new Random(seed);
@@ -247,48 +250,52 @@ public sealed class BatchScanTests
     }
 
     [Fact]
-    public void CollectBucketsKeepsWholeBucketsAndReportsTheFirstLeftOut()
+    public void EveryCallReturnsWholeBucketsInCursorOrder()
     {
+        // For every room from 1 to past the map's size: each call returns whole buckets (every key of
+        // a bucket it touches), the cursor only moves forward past what was returned, ENOSPC comes
+        // only when the next bucket alone is larger than the room, and the scan returns every key once.
         using BpfMap map = Maps.Hash(64);
-        Table t = map.Table;
+        map.HashStore!.HashModuloForTests = 23;       // few hash values: buckets of several keys
         for (ulong k = 0; k < 40; k++)
             Assert.Equal(MapStatus.Ok, map.Put(k, 1));
-        var hits = new Table.ScanHit[1];
-        using (ReadSection.Enter())
+        var bucketOf = new Dictionary<ulong, uint>();
+        for (ulong k = 0; k < 40; k++)
+            bucketOf[k] = BucketOf(map, k);
+        for (int room = 1; room <= 45; room++)
         {
-            for (uint max = 1; max < 45; max++)
+            var keys = new ulong[room];
+            var values = new KeyedValue[room];
+            var seen = new List<ulong>();
+            BatchCursor cursor = BatchCursor.Start;
+            uint lastBucket = 0;
+            for (MapStatus st = MapStatus.Ok; st != MapStatus.ENOENT;)
             {
-                uint from = 0, total = 0;
-                var buckets = new List<uint>();
-                while (from < t.BucketCount)
+                uint from = cursor.Position;
+                st = map.LookupBatch<ulong, KeyedValue>(ref cursor, keys, values, out int n);
+                if (st == MapStatus.ENOSPC)
                 {
-                    int n = t.CollectBuckets(from, max, ref hits, out uint next, out _);
-                    Assert.True(n <= max);
-                    if (n == 0 && next < t.BucketCount)
-                    {
-                        // ENOSPC: the bucket at next holds more than max keys. With room for
-                        // exactly its size, a call returns that bucket alone.
-                        uint room = max, after = next;
-                        while (n == 0)
-                            n = t.CollectBuckets(next, ++room, ref hits, out after, out _);
-                        Assert.Equal((int)room, n);
-                        Assert.All(hits.Take(n), h => Assert.Equal(next, h.Bucket));
-                        Assert.True(after > next);
-                        total += (uint)n;
-                        buckets.Add(next);
-                        from = after;
-                        continue;
-                    }
-                    for (int i = 0; i < n; i++)
-                    {
-                        Assert.InRange(hits[i].Bucket, from, next - 1);
-                        buckets.Add(hits[i].Bucket);
-                    }
-                    total += (uint)n;
-                    from = next;
+                    Assert.Equal(0, n);
+                    int size = bucketOf.Count(kv => kv.Value == cursor.Position);
+                    Assert.True(size > room, $"room {room}: ENOSPC at bucket {cursor.Position}, which holds {size} keys");
+                    break;                                // this room cannot scan the map: the kernel's answer
                 }
-                Assert.Equal(40u, total);
+                var buckets = keys.Take(n).Select(k => bucketOf[k]).Distinct().ToList();
+                foreach (uint b in buckets)
+                {
+                    Assert.InRange(b, from, st == MapStatus.ENOENT ? uint.MaxValue : cursor.Position - 1);
+                    Assert.True(b >= lastBucket, $"room {room}: bucket {b} after bucket {lastBucket}");
+                    var whole = bucketOf.Where(kv => kv.Value == b).Select(kv => kv.Key).Order();
+                    Assert.Equal(whole, keys.Take(n).Where(k => bucketOf[k] == b).Order());
+                }
+                if (buckets.Count > 0)
+                    lastBucket = buckets.Max();
+                seen.AddRange(keys.Take(n));
+                if (st == MapStatus.ENOENT)
+                    Assert.Equal(Enumerable.Range(0, 40).Select(k => (ulong)k), seen.Order());
             }
         }
     }
+
+    private static uint BucketOf(BpfMap map, ulong key) => map.HashStore!.BucketForTests(Maps.KeyBytes(key)).Bucket;
 }

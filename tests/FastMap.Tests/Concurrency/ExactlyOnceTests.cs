@@ -82,7 +82,7 @@ public sealed class ExactlyOnceTests
     {
         // The same race with neighbours in the probe chain (one home slot for every key).
         using BpfMap map = Maps.Hash(64);
-        map.Table.HashModuloForTests = 1;
+        map.HashStore!.HashModuloForTests = 1;
         for (ulong k = 100; k < 140; k++)
             Assert.Equal(MapStatus.Ok, map.Put(k, k));
         Rounds(3000,

@@ -49,6 +49,9 @@ internal static unsafe class KeyHash
         return hi ^ lo;
     }
 
+    /// <summary>A bijective mix (splitmix64's finaliser): the degenerate test hash spreads its few values with it.</summary>
+    public static ulong Mix(ulong h) => Finish(h + K0);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Finish(ulong h)
     {
@@ -59,4 +62,42 @@ internal static unsafe class KeyHash
         h ^= h >> 33;
         return h;
     }
+}
+
+/// <summary>How a store hashes and compares keys of one shape: a struct, so each shape's loops are compiled apart.</summary>
+internal unsafe interface IKeyShape
+{
+    /// <summary>The 64-bit hash of a key of <paramref name="size"/> bytes.</summary>
+    static abstract ulong Hash(byte* key, uint size, ulong seed);
+
+    /// <summary>True if the stored key equals <paramref name="key"/>.</summary>
+    static abstract bool Equal(byte* stored, byte* key, uint size);
+}
+
+/// <summary>16-byte keys (the flow keys of the standard workloads): two words, no size switch.</summary>
+internal unsafe struct Key16Shape : IKeyShape
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hash(byte* key, uint size, ulong seed) => KeyHash.Hash16(key, seed);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Equal(byte* stored, byte* key, uint size) =>
+        Unsafe.ReadUnaligned<ulong>(stored) == Unsafe.ReadUnaligned<ulong>(key)
+        && Unsafe.ReadUnaligned<ulong>(stored + 8) == Unsafe.ReadUnaligned<ulong>(key + 8);
+}
+
+/// <summary>Any key size.</summary>
+internal unsafe struct AnyKeyShape : IKeyShape
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hash(byte* key, uint size, ulong seed) => KeyHash.Hash(key, size, seed);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Equal(byte* stored, byte* key, uint size) => size switch
+    {
+        8 => Unsafe.ReadUnaligned<ulong>(stored) == Unsafe.ReadUnaligned<ulong>(key),
+        4 => Unsafe.ReadUnaligned<uint>(stored) == Unsafe.ReadUnaligned<uint>(key),
+        16 => Key16Shape.Equal(stored, key, 16),
+        _ => WindowCompare.Equal(ref *stored, ref *key, size),
+    };
 }

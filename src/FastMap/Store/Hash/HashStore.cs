@@ -1,0 +1,272 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace FastMap.Internal;
+
+/// <summary>
+/// The store of <c>HASH</c>, <c>PERCPU_HASH</c> and <c>LRU_HASH</c> maps: groups of inline entries in
+/// native memory, found by a SIMD match of one-byte tags.
+/// </summary>
+/// <remarks>
+/// <para><b>Layout.</b> A power of two of groups, chosen by the top bits of the key's hash. Group g has a
+/// 16-byte control block (<see cref="Group"/>: 11 tags, an outbound count and a word) in one array, four
+/// to a cache line, and up to 11 entries (key, then value, each rounded up to 8 bytes) in a second
+/// array. A map holds <c>max_entries / 0.8</c> slots, spread evenly over the groups. A key lives in a
+/// slot of its home group or, when that is full, of one of the next <see cref="Window"/> - 1 groups
+/// (linear probing over groups, never wrapping past the last one; the outbound counts say how far a
+/// lookup must go), or else in an overflow record (<see cref="Overflow"/>) of its home group's chain.
+/// Keys never move. A lookup is one control-line read (cached at S: 16 bytes a group) and one entry
+/// read: one cache miss where the kernel's and FastMap's earlier layouts took two.</para>
+/// <para><b>Concurrency.</b></para>
+/// <list type="number">
+/// <item>Locks. Group g's lock (bit 0 of its word) guards every write to g's control block (tags,
+///   outbound count, word), g's entries, and g's overflow records and their links. A key's home lock
+///   guards the decision that the key is absent: every writer of a key takes its home group's lock
+///   first, then, in ascending order, the locks of the groups it writes in the key's window (a key in
+///   its home group or its records needs no other). Windows never wrap, so every thread takes group
+///   locks in ascending index order and no cycle can form. Inner locks: a value's spin lock, a capacity
+///   shard, the overflow pool (taken under group locks, never the other way round).</item>
+/// <item>Unlocked reads. Lookups, get-next-key and batch scans read without any lock: one
+///   <see cref="Vector128"/> load gives a block's tags, count and word at one instant, then entries are
+///   read. (a) An entry's bytes are written while its tag is not live, and the tag is published by a
+///   release store, so a reader that sees a live tag sees a complete key and value. (b) A key's bytes
+///   never change while its tag is live. (c) A value overwritten in place is written between two version
+///   steps of its block's word (odd during the write, release stores, a write barrier after the first),
+///   and a copying reader takes the version with the tags and re-reads it after a read barrier: a moved
+///   or odd version means retry, so a copy is never torn. A reader that holds a value in place sees
+///   such overwrites (that is the in-place contract). (d) A deleted slot keeps its bytes until reused,
+///   and is reused only after a grace period (limbo below), so a reader that matched it before the
+///   delete still reads that key's last value, and never another key's. (e) Outbound counts are raised
+///   before the tag they account for is published, and lowered only after it is unlinked, so a key
+///   present throughout is reached by every probe that looks for it.</item>
+/// <item>Limbo. A delete turns the tag into a limbo stamp (<see cref="Group.Limbo"/>): first any stamp
+///   (the unlink: readers stop matching), then, after the capacity return's full barrier, the stamp of
+///   the epoch read after the unlink (Epoch rule 4). Stamps are read only by lock holders, so the first
+///   one is never used. An insert reuses a limbo slot only when <see cref="Group.LimboSafe"/>. Overflow
+///   records are unlinked when they hold no live key and retired the same way
+///   (<see cref="Overflow.Retire"/>); a reader walking one keeps a valid link to the rest of the chain.</item>
+/// <item>Linearizability. A hit is linearized at the tag snapshot it matched in; a miss at the snapshot of
+///   the last block it read (keys never move, and (e)). Writers decide under the home lock; answers a
+///   write may give without writing (EEXIST, ENOENT, a compare-and-delete's EBUSY) come from a validated
+///   unlocked read and are linearized there.</item>
+/// </list>
+/// </remarks>
+internal sealed unsafe partial class HashStore : MapStore
+{
+    /// <summary>Slots per <c>max_entries</c>: live keys fill at most 80% of them (F14 runs to 86%; the rest
+    /// is room for slots waiting in limbo).</summary>
+    private const double MaxLoad = 0.8;
+
+    /// <summary>Groups a key may live in: its home group and the next seven. Past that (reached only by
+    /// degenerate hashes or a parked reader's limbo) keys go to the home group's overflow records.</summary>
+    private const int Window = 8;
+
+    private readonly int _groupBits;        // groups = 1 << _groupBits
+    private readonly uint _groupCount;
+    private readonly uint _slots;           // slots of a main group (6..11; fewer only below 9 entries)
+    private readonly uint _stride;          // bytes an entry: round_up(key, 8) + round_up(value, 8)
+    private readonly uint _groupBytes;      // _slots * _stride
+    private readonly uint _valueOffset;     // round_up(key, 8)
+    private readonly byte* _ctrl;           // _groupCount control blocks
+    private readonly byte* _entries;        // _groupCount * _groupBytes
+    private readonly uint* _chain;          // each main group's first overflow record (0: none)
+    private readonly NativeRegion _ctrlMem, _entryMem, _chainMem;
+    private readonly Overflow _overflow;
+    private readonly Capacity _capacity;
+    private readonly ulong _seed;
+    private readonly int _bucketBits;       // batch buckets = 1 << _bucketBits (>= groups)
+    private readonly bool _lru;
+    private readonly bool _compares;
+    private readonly int _retireEvery;      // retires between epoch advances (Epoch rule 7)
+    private readonly uint _maxEntries;
+    private uint _evictHand;
+    private int _disposed;
+    private long _recordLinks, _recordUnlinks;    // overflow records linked and unlinked so far (rare paths)
+
+    /// <summary>Test hook: when nonzero, hashes are taken modulo this and re-spread, so keys share whole
+    /// hash values (long chains, every tag colliding).</summary>
+    internal ulong HashModuloForTests;
+
+    private HashStore(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares,
+        int groupBits, uint slots, NativeRegion ctrl, NativeRegion entries, NativeRegion chain)
+        : base(keySize, valueSize, spinLockOffset)
+    {
+        _maxEntries = maxEntries;
+        _groupBits = groupBits;
+        _groupCount = 1u << groupBits;
+        _slots = slots;
+        _valueOffset = (keySize + 7) & ~7u;
+        _stride = _valueOffset + ((valueSize + 7) & ~7u);
+        _groupBytes = slots * _stride;
+        _ctrlMem = ctrl;
+        _entryMem = entries;
+        _chainMem = chain;
+        _ctrl = ctrl.Base;
+        _entries = entries.Base;
+        _chain = (uint*)chain.Base;
+        _overflow = new Overflow(_stride);
+        _capacity = new Capacity(maxEntries);
+        _seed = seed;
+        _lru = lru;
+        _compares = compares;
+        _bucketBits = Math.Max(groupBits, BitOperations.Log2(BitOperations.RoundUpToPowerOf2(maxEntries)));
+        // An advance costs a process-wide barrier (1.5 us alone, about 56 us with another thread of the
+        // process running, measured here), and limbo slots wait two advances: a sixteenth of the slots
+        // between advances keeps limbo well inside the fifth of the slots no key may use.
+        _retireEvery = (int)Math.Clamp((long)_groupCount * slots / 16, 64, 1 << 20);
+        for (uint g = 0; g < _groupCount; g++)
+            if (slots < Group.Tags)
+                Group.Init(_ctrl + (nuint)g * Group.CtrlBytes, (int)slots);
+    }
+
+    /// <summary>Builds a store, or returns null when the memory is not there (<c>-ENOMEM</c>).</summary>
+    /// <param name="keySize">Key bytes.</param>
+    /// <param name="valueSize">Stored value bytes (percpu: every CPU's copy).</param>
+    /// <param name="spinLockOffset">The value's spin lock, or -1.</param>
+    /// <param name="maxEntries">Capacity.</param>
+    /// <param name="seed">Hash seed.</param>
+    /// <param name="lru">Evict on a full insert (<c>LRU_HASH</c>).</param>
+    /// <param name="compares">Compare-and-delete allowed (<c>HASH</c> only).</param>
+    public static HashStore? Create(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares)
+    {
+        // Sizes: the command layer has bounded key + value below 4 MiB and max_entries to 2^27, so every
+        // product below fits in 64 bits; NativeRegion refuses what no address space holds.
+        ulong slotsWanted = Math.Max(2ul, (ulong)Math.Ceiling(maxEntries / MaxLoad));
+        int groupBits = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((slotsWanted + Group.Tags - 1) / Group.Tags));
+        ulong groups = 1ul << groupBits;
+        uint slots = (uint)((slotsWanted + groups - 1) / groups);
+        ulong stride = ((keySize + 7ul) & ~7ul) + ((valueSize + 7ul) & ~7ul);
+        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes);
+        var entries = NativeRegion.Map(groups * slots * stride);
+        var chain = NativeRegion.Map(groups * sizeof(uint));
+        if (ctrl.Base is null || entries.Base is null || chain.Base is null)
+        {
+            ctrl.Unmap();
+            entries.Unmap();
+            chain.Unmap();
+            return null;
+        }
+        return new HashStore(keySize, valueSize, spinLockOffset, maxEntries, seed, lru, compares, groupBits, slots, ctrl, entries, chain);
+    }
+
+    /// <inheritdoc/>
+    public override bool DeletesKeys => true;
+
+    /// <inheritdoc/>
+    public override bool ComparesValues => _compares;
+
+    /// <inheritdoc/>
+    public override long Count => _maxEntries - _capacity.Available;
+
+    /// <inheritdoc/>
+    public override long Bytes => (long)(_ctrlMem.Length + _entryMem.Length + _chainMem.Length) + _overflow.Bytes + _capacity.Bytes;
+
+    /// <summary>Test view: overflow records linked or waiting for reuse.</summary>
+    internal uint OverflowRecordsForTests => _overflow.RecordsForTests;
+
+    /// <summary>Test view: overflow records linked, and unlinked, since the map was made.</summary>
+    internal (long Linked, long Unlinked) RecordTrafficForTests => (Volatile.Read(ref _recordLinks), Volatile.Read(ref _recordUnlinks));
+
+    /// <summary>Test view: the batch bucket of a key, and the number of buckets.</summary>
+    internal (uint Bucket, uint Buckets) BucketForTests(ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+            return (BucketOf(KeySize == 16 ? Hash<Key16Shape>(k) : Hash<AnyKeyShape>(k)), 1u << _bucketBits);
+    }
+
+    /// <summary>Test view: slots of a main group, and groups.</summary>
+    internal (uint Slots, uint Groups) GeometryForTests => (_slots, _groupCount);
+
+    // ---- hashing and addressing ---------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong Hash<TKey>(byte* key) where TKey : struct, IKeyShape
+    {
+        ulong h = TKey.Hash(key, KeySize, _seed);
+        return HashModuloForTests == 0 ? h : KeyHash.Mix(h % HashModuloForTests);
+    }
+
+    /// <summary>A key's group: the top bits of its hash.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint GroupOf(ulong h) => (uint)((h >> 32) >> (32 - _groupBits));
+
+    /// <summary>A key's batch bucket: more top bits (a group holds whole buckets).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint BucketOf(ulong h) => (uint)((h >> 32) >> (32 - _bucketBits));
+
+    /// <summary>A key's tag: the live bit and the seven hash bits right below the group's (Hash16's best
+    /// mixed bits are its high ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte TagOf(ulong h) => (byte)(Group.Live | ((uint)(h >> (57 - _groupBits)) & 0x7F));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* CtrlOf(uint g) => _ctrl + (nuint)g * Group.CtrlBytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* EntriesOf(uint g) => _entries + (nuint)g * _groupBytes;
+
+    // ---- the group lock -----------------------------------------------------------------------
+
+    /// <summary>Takes group g's lock (spins; critical sections are short and never wait for a grace period).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void LockGroup(uint g)
+    {
+        ref uint w = ref Group.Word(CtrlOf(g));
+        uint v = Volatile.Read(ref w) & ~Group.Lock;
+        // The CAS is the acquire barrier: nothing of the critical section moves above it.
+        if (Interlocked.CompareExchange(ref w, v | Group.Lock, v) != v)
+            LockGroupSlow(ref w);
+    }
+
+    private static void LockGroupSlow(ref uint w)
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            uint v = Volatile.Read(ref w);
+            if ((v & Group.Lock) == 0 && Interlocked.CompareExchange(ref w, v | Group.Lock, v) == v)
+                return;
+            spin.SpinOnce(sleep1Threshold: -1); // never sleeps: the holder may be in a section
+        }
+    }
+
+    /// <summary>Releases group g's lock: a release store, so every write of the critical section comes first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void UnlockGroup(uint g)
+    {
+        ref uint w = ref Group.Word(CtrlOf(g));
+        Volatile.Write(ref w, w & ~Group.Lock); // only the holder writes W, so the plain read is current
+    }
+
+    /// <summary>Takes the locks of groups <paramref name="first"/> to <paramref name="last"/>, ascending
+    /// (the caller may already hold locks of lower groups, never of higher ones).</summary>
+    private void LockRange(uint first, uint last)
+    {
+        for (uint x = first; x <= last; x++)
+            LockGroup(x);
+    }
+
+    /// <summary>Releases the locks of groups <paramref name="first"/> to <paramref name="last"/>.</summary>
+    private void UnlockRange(uint first, uint last)
+    {
+        for (uint x = last + 1; x-- > first;)
+            UnlockGroup(x);
+    }
+
+    /// <summary>The last group of home g's window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint WindowEnd(uint g) => Math.Min(g + Window - 1, _groupCount - 1);
+
+    /// <summary>Frees every native block. Only after a grace period following the map's close.</summary>
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _ctrlMem.Unmap();
+        _entryMem.Unmap();
+        _chainMem.Unmap();
+        _overflow.Dispose();
+        _capacity.Dispose();
+    }
+}
