@@ -110,6 +110,7 @@ public sealed unsafe partial class BpfMap
     /// <param name="value">Receives the value (default when not found).</param>
     /// <param name="flags"><see cref="ElemFlags.Lock"/> or none.</param>
     /// <returns>As <see cref="Lookup(ReadOnlySpan{byte}, Span{byte}, ElemFlags)"/>; <see cref="MapStatus.EINVAL"/> for a size mismatch.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MapStatus Lookup<TKey, TValue>(in TKey key, out TValue value, ElemFlags flags = ElemFlags.Any)
         where TKey : unmanaged where TValue : unmanaged
     {

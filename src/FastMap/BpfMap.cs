@@ -20,6 +20,7 @@ namespace FastMap;
 public sealed unsafe partial class BpfMap : IDisposable
 {
     private readonly MapStore _store;
+    private readonly HashStore? _hash;      // the same store when it is a hash store: called directly on the hot paths
     private readonly MapFlags _flags;
     private readonly bool _canRead, _canWrite;
     private int _closed;
@@ -28,6 +29,7 @@ public sealed unsafe partial class BpfMap : IDisposable
     {
         Definition = definition;
         _store = store;
+        _hash = store as HashStore;
         _flags = definition.Flags;
         _canRead = (_flags & MapFlags.WriteOnly) == 0;
         _canWrite = (_flags & MapFlags.ReadOnly) == 0;

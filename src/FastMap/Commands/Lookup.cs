@@ -10,12 +10,33 @@ public sealed unsafe partial class BpfMap
     /// handle, read permission, <c>BPF_F_LOCK</c> without a lock, key pointer, absent key, value pointer.
     /// The one lookup path: the span and typed overloads and the C ABI all come here.
     /// </summary>
+    /// <remarks>A hash map's copying lookup, once every check has passed, runs outside a read-side section
+    /// (HashStore remarks, 4): it validates what it copied, and the closed flag is read again after the
+    /// copy, so a lookup that raced the map's close answers <c>-EBADF</c>, never bytes of released pages.
+    /// Every other case takes the general path, in a section.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static MapStatus LookupCore(BpfMap? map, byte* key, byte* value, ulong flags)
     {
         if ((flags & ~(ulong)ElemFlags.Lock) != 0)
             return MapStatus.EINVAL;
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
+            return MapStatus.EBADF;
+        if (flags == 0 && map._hash is { } hash && map._canRead && key is not null && value is not null)
+        {
+            if (Volatile.Read(ref map._closed) != 0)
+                return MapStatus.EBADF;
+            MapStatus st = hash.LookupCopy(key, value);
+            // The copy's loads complete before the flag is read again; closed since then, the pages may
+            // have been released under the copy: the answer is the close's.
+            Volatile.ReadBarrier();
+            return Volatile.Read(ref map._closed) == 0 ? st : MapStatus.EBADF;
+        }
+        return LookupInSection(map, key, value, flags);
+    }
+
+    private static MapStatus LookupInSection(BpfMap map, byte* key, byte* value, ulong flags)
+    {
+        if (!map.TryEnter(out Epoch.ThreadSlot t))
             return MapStatus.EBADF;
         MapStatus ret;
         MapStore s = map._store;

@@ -3,7 +3,7 @@ namespace FastMap.Internal;
 internal static unsafe partial class Epoch
 {
     /// <summary>Test view: the calling thread's nesting depth (0 outside any section).</summary>
-    internal static int DepthForTests => t_slot?.Depth ?? 0;
+    internal static int DepthForTests => PerThread.Slot?.Depth ?? 0;
 
     /// <summary>Test view: how many thread slots are owned now.</summary>
     internal static int OwnedSlotsForTests

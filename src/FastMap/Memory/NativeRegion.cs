@@ -14,7 +14,7 @@ internal readonly unsafe struct NativeRegion
 {
     private const nuint HugePage = 2u << 20;
     private const int PROT_READ = 0x1, PROT_WRITE = 0x2, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
-    private const int MADV_HUGEPAGE = 14;
+    private const int MADV_HUGEPAGE = 14, MADV_DONTNEED = 4;
 
     /// <summary>The first byte (64-byte aligned at least), or null for a region that was not mapped.</summary>
     public readonly byte* Base;
@@ -62,11 +62,24 @@ internal readonly unsafe struct NativeRegion
         return new NativeRegion((byte*)start, length);
     }
 
-    /// <summary>Unmaps the region (a region that was not mapped is ignored).</summary>
+    /// <summary>Unmaps the region (a region that was not mapped is ignored). Only for a region no reader can
+    /// have seen (a create that failed); a store's regions are released with <see cref="Release"/>.</summary>
     public void Unmap()
     {
         if (Base is not null)
             _ = munmap((nint)Base, Length);
+    }
+
+    /// <summary>
+    /// Gives the region's pages back to the kernel but keeps its addresses mapped (reading them yields
+    /// zeros, at no memory cost). A store's memory is type-stable: a lookup that runs without a read-side
+    /// section may still be reading it after the map closed, and must never fault. The address range stays
+    /// reserved for the life of the process.
+    /// </summary>
+    public void Release()
+    {
+        if (Base is not null)
+            _ = madvise((nint)Base, Length, MADV_DONTNEED);
     }
 
     [DllImport("libc", EntryPoint = "mmap")]

@@ -151,8 +151,10 @@ public sealed class ReclamationTests
         if (writers == 1)
         {
             // One writer: every section is its own, so limbo comes back after each advance and memory
-            // reaches a steady size during the warm-up.
-            Assert.True(map.MemoryBytes == bytes, why);
+            // reaches a steady size during the warm-up. How many overflow records the busiest moment needs
+            // still creeps up now and then by a record (a peak of a random process), so allow one
+            // accounting step past the warm-up's size, no more, for 200,000 more deletes.
+            Assert.True(map.MemoryBytes <= bytes + map.HashStore!.OverflowStepBytesForTests, why);
         }
         else
         {

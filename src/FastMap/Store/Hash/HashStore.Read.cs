@@ -27,13 +27,12 @@ internal sealed unsafe partial class HashStore
     /// <summary>
     /// Finds a key of hash <paramref name="h"/>: its home group, the next groups while their outbound counts
     /// say keys were placed past them (within the window), then the home group's overflow records if its
-    /// word says it has some. Lock-free; the caller is in a section, which keeps a found entry from being
-    /// reused until it leaves (remarks of the class, 2d).
+    /// word says it has some. Lock-free. A caller in a section may use the entry until it leaves (2d); a
+    /// caller outside one must check the hit's version after reading it (4c).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Find<TKey>(byte* key, ulong h, out Hit hit) where TKey : struct, IKeyShape
     {
-        Epoch.AssertProtected();
         uint home = GroupOf(h);
         var tag = Vector128.Create(TagOf(h));
         byte* ctrl = CtrlOf(home);
@@ -68,7 +67,8 @@ internal sealed unsafe partial class HashStore
         return false;
     }
 
-    /// <summary>The rest of a probe: the window's next groups, then the home group's records.</summary>
+    /// <summary>The rest of a probe: the window's next groups, then the home group's records. A miss that
+    /// walked records is taken only if the home group's version did not move meanwhile (4c).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool FindFurther<TKey>(byte* key, Vector128<byte> tag, uint home, Vector128<byte> c, uint homeWord, out Hit hit)
         where TKey : struct, IKeyShape
@@ -82,12 +82,15 @@ internal sealed unsafe partial class HashStore
             if (MatchIn<TKey>(key, c, tag, ctrl, EntriesOf(g), g, out hit))
                 return true;
         }
-        if ((homeWord & Group.Ext) != 0)
+        while ((homeWord & Group.Ext) != 0)
         {
             // Acquire: a record's fill was published (release) before the link that names it.
-            for (uint id = Volatile.Read(ref _chain[home]); id != 0;)
+            uint id = Volatile.Read(ref _chain[home]);
+            for (uint steps = 0; id != 0 && steps <= _overflow.Capacity; steps++)
             {
-                byte* r = _overflow.Address(id);
+                byte* r = _overflow.TryAddress(id);
+                if (r is null)
+                    break;                            // an id read from reused memory: the check below retries
                 c = Vector128.LoadAligned(r);
                 Volatile.ReadBarrier();
                 if (MatchIn<TKey>(key, c, tag, r, Overflow.Entries(r), home, out hit))
@@ -97,6 +100,11 @@ internal sealed unsafe partial class HashStore
                 }
                 id = Volatile.Read(ref Overflow.Next(r));
             }
+            Volatile.ReadBarrier();                   // the walk's loads complete before the version is read again
+            uint now = Volatile.Read(ref Group.Word(CtrlOf(home)));
+            if (Group.SameVersion(homeWord, now))
+                break;                                // no link changed during the walk: the miss stands
+            homeWord = now;                           // a chain changed under the walk: walk it again
         }
         hit = default;
         return false;
@@ -104,24 +112,71 @@ internal sealed unsafe partial class HashStore
 
     /// <inheritdoc/>
     public override MapStatus Lookup(byte* key, byte* value, bool underLock) =>
-        KeySize == 16 ? Lookup<Key16Shape>(key, value, underLock) : Lookup<AnyKeyShape>(key, value, underLock);
+        underLock ? LookupLocked(key, value) : LookupCopy(key, value);
+
+    /// <summary>
+    /// The copying lookup, for the command layer's direct call: the key's shape picked once, then a
+    /// fast path that handles the common case inline (key in its home group, no writer mid-copy) and
+    /// leaves everything else (further groups, records, a retry) to an out-of-line call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public MapStatus LookupCopy(byte* key, byte* value) =>
+        KeySize == 16 ? LookupCopy<Key16Shape>(key, value) : LookupCopy<AnyKeyShape>(key, value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private MapStatus Lookup<TKey>(byte* key, byte* value, bool underLock) where TKey : struct, IKeyShape
+    private MapStatus LookupCopy<TKey>(byte* key, byte* value) where TKey : struct, IKeyShape
     {
+        // No section needed (remarks of the class, 4): the hit's version is checked after the copy.
         ulong h = Hash<TKey>(key);
+        uint g = GroupOf(h);
+        byte* ctrl = CtrlOf(g);
+        Vector128<byte> c = Vector128.LoadAligned(ctrl);
+        Volatile.ReadBarrier();                       // tags before the entries they publish (2a)
+        uint m;
+        for (m = Group.Match(c, Vector128.Create(TagOf(h))); m != 0; m &= m - 1)
+        {
+            byte* e = EntriesOf(g) + (nuint)BitOperations.TrailingZeroCount(m) * _stride;
+            if (!TKey.Equal(e, key, KeySize))
+                continue;
+            uint w = Group.WordOf(c);
+            if ((w & Group.Version) != 0)
+                break;                                // a writer is mid-write: the slow path waits
+            CopyBytes(e + _valueOffset, value, ValueSize);
+            Volatile.ReadBarrier();                   // the copy's loads complete before the version is read again (2c)
+            if (!Group.SameVersion(w, Volatile.Read(ref Group.Word(ctrl))))
+                break;
+            ClearLockWord(value);
+            return MapStatus.Ok;
+        }
+        if (m == 0 && Group.CountOf(c) == 0 && (Group.WordOf(c) & Group.Ext) == 0)
+            return MapStatus.ENOENT;
+        return LookupSlow<TKey>(key, value, h);
+    }
+
+    /// <summary>The general copying lookup: every group of the window, the records, retries.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private MapStatus LookupSlow<TKey>(byte* key, byte* value, ulong h) where TKey : struct, IKeyShape
+    {
         while (true)
         {
             if (!Find<TKey>(key, h, out Hit hit))
                 return MapStatus.ENOENT;
-            if (underLock)
-            {
-                CopyOutLocked(hit.Entry + _valueOffset, value); // every in-place write of a locked value holds its lock
-                return MapStatus.Ok;
-            }
             if (TryCopyValue(in hit, value))
                 return MapStatus.Ok;
         }
+    }
+
+    /// <summary>A <c>BPF_F_LOCK</c> lookup: the copy under the value's spin lock, which every in-place
+    /// write of a locked value holds.</summary>
+    private MapStatus LookupLocked(byte* key, byte* value)
+    {
+        bool found = KeySize == 16
+            ? Find<Key16Shape>(key, Hash<Key16Shape>(key), out Hit hit)
+            : Find<AnyKeyShape>(key, Hash<AnyKeyShape>(key), out hit);
+        if (!found)
+            return MapStatus.ENOENT;
+        CopyOutLocked(hit.Entry + _valueOffset, value);
+        return MapStatus.Ok;
     }
 
     /// <summary>

@@ -154,6 +154,7 @@ internal sealed unsafe partial class HashStore
         }
         else
             Volatile.Write(ref Overflow.Next(_overflow.Address(last)), fresh);
+        BumpVersion(CtrlOf(g));                       // (4b)
         Interlocked.Increment(ref _recordLinks);
         return true;
     }
@@ -245,6 +246,7 @@ internal sealed unsafe partial class HashStore
     {
         ref byte tag = ref hit.Ctrl[hit.Slot];
         Volatile.Write(ref tag, Group.Limbo(0));      // the unlink: readers stop matching; the stamp is not used
+        BumpVersion(hit.Ctrl);                        // a reader outside a section that matched it must look again (4b)
         _capacity.Return(shard);                      // a locked CAS: the unlink is visible before the read below
         tag = Group.Limbo(Epoch.Current);             // the retire epoch, read after the unlink (Epoch rule 4)
         // The groups the key's insert passed: their counts come down only now, after the unlink (2e).
@@ -276,6 +278,7 @@ internal sealed unsafe partial class HashStore
                 prev = Overflow.Next(_overflow.Address(prev));
             Volatile.Write(ref Overflow.Next(_overflow.Address(prev)), next);
         }
+        BumpVersion(CtrlOf(g));                       // a chain walk outside a section that missed must look again (4b)
         _overflow.Retire(id);                         // its lock's CAS orders the unlink before the epoch it reads
         Epoch.NoteRetired(_retireEvery);
         Interlocked.Increment(ref _recordUnlinks);

@@ -46,6 +46,15 @@ namespace FastMap.Internal;
 ///   one is never used. An insert reuses a limbo slot only when <see cref="Group.LimboSafe"/>. Overflow
 ///   records are unlinked when they hold no live key and retired the same way
 ///   (<see cref="Overflow.Retire"/>); a reader walking one keeps a valid link to the rest of the chain.</item>
+/// <item>Lookups outside sections. A copying lookup (and a bulk lookup) runs without a read-side section, so
+///   no grace period waits for it; what it reads may be reused under it. It is still exact because (a)
+///   the store's memory is type-stable: never unmapped while the process lives, a closed map's pages only
+///   released (reading them gives zeros), overflow ids bounds-checked and chain walks bounded; (b) every
+///   change that could pair a reader's snapshot with other bytes moves the block's version: in-place
+///   writes (2c), unlinks, and (in the home group's word) every chain link change, and a reused record's
+///   version keeps counting; (c) a hit's value is taken only if its block's version did not move, a miss
+///   that walked a chain only if the home group's version did not move; (d) the command re-checks the
+///   map's closed flag after the reads (a map closed meanwhile answers <c>-EBADF</c>).</item>
 /// <item>Linearizability. A hit is linearized at the tag snapshot it matched in; a miss at the snapshot of
 ///   the last block it read (keys never move, and (e)). Writers decide under the home lock; answers a
 ///   write may give without writing (EEXIST, ENOENT, a compare-and-delete's EBUSY) come from a validated
@@ -89,7 +98,7 @@ internal sealed unsafe partial class HashStore : MapStore
     internal ulong HashModuloForTests;
 
     private HashStore(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares,
-        int groupBits, uint slots, NativeRegion ctrl, NativeRegion entries, NativeRegion chain)
+        int groupBits, uint slots, NativeRegion ctrl, NativeRegion entries, NativeRegion chain, Overflow overflow)
         : base(keySize, valueSize, spinLockOffset)
     {
         _maxEntries = maxEntries;
@@ -105,7 +114,7 @@ internal sealed unsafe partial class HashStore : MapStore
         _ctrl = ctrl.Base;
         _entries = entries.Base;
         _chain = (uint*)chain.Base;
-        _overflow = new Overflow(_stride);
+        _overflow = overflow;
         _capacity = new Capacity(maxEntries);
         _seed = seed;
         _lru = lru;
@@ -147,7 +156,8 @@ internal sealed unsafe partial class HashStore : MapStore
             chain.Unmap();
             return null;
         }
-        return new HashStore(keySize, valueSize, spinLockOffset, maxEntries, seed, lru, compares, groupBits, slots, ctrl, entries, chain);
+        return new HashStore(keySize, valueSize, spinLockOffset, maxEntries, seed, lru, compares, groupBits, slots, ctrl, entries, chain,
+            new Overflow((uint)stride));
     }
 
     /// <inheritdoc/>
@@ -160,10 +170,15 @@ internal sealed unsafe partial class HashStore : MapStore
     public override long Count => _maxEntries - _capacity.Available;
 
     /// <inheritdoc/>
+    /// <remarks>The overflow records' range is reserved whole but counted only as records are used.</remarks>
     public override long Bytes => (long)(_ctrlMem.Length + _entryMem.Length + _chainMem.Length) + _overflow.Bytes + _capacity.Bytes;
 
     /// <summary>Test view: overflow records linked or waiting for reuse.</summary>
     internal uint OverflowRecordsForTests => _overflow.RecordsForTests;
+
+    /// <summary>Test view: the step in which overflow records are counted in <see cref="Bytes"/> (64 records,
+    /// and their places in the free lists).</summary>
+    internal long OverflowStepBytesForTests => _overflow.StepBytes;
 
     /// <summary>Test view: overflow records linked, and unlinked, since the map was made.</summary>
     internal (long Linked, long Unlinked) RecordTrafficForTests => (Volatile.Read(ref _recordLinks), Volatile.Read(ref _recordUnlinks));
@@ -258,15 +273,26 @@ internal sealed unsafe partial class HashStore : MapStore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint WindowEnd(uint g) => Math.Min(g + Window - 1, _groupCount - 1);
 
-    /// <summary>Frees every native block. Only after a grace period following the map's close.</summary>
+    /// <summary>Releases the store's pages (its address ranges stay reserved: a lookup outside a section may
+    /// still be reading them, and reads zeros) and frees the rest. Only after a grace period following the
+    /// map's close.</summary>
     public override void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _ctrlMem.Unmap();
-        _entryMem.Unmap();
-        _chainMem.Unmap();
+        _ctrlMem.Release();
+        _entryMem.Release();
+        _chainMem.Release();
         _overflow.Dispose();
         _capacity.Dispose();
+    }
+
+    /// <summary>Bumps a block's version by one full step (even to even) under its group's lock: for changes a
+    /// reader outside a section must notice (an unlink, a chain link), which are not value writes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BumpVersion(byte* ctrl)
+    {
+        ref uint w = ref Group.Word(ctrl);
+        Volatile.Write(ref w, w + 2 * Group.Version); // release: the change it covers is stored first
     }
 }

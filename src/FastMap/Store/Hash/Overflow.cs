@@ -1,26 +1,33 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace FastMap.Internal;
 
 /// <summary>
-/// Overflow records: where a group's keys go when its own slots are all live or still in limbo. A
+/// Overflow records: where a group's keys go when its window's slots are all live or still in limbo. A
 /// record holds <see cref="Slots"/> entries and links to the next record of the same group's chain.
 /// Records are named by 32-bit ids (0: none), so a chain link is one 4-byte store.
 /// </summary>
 /// <remarks>
 /// <code>
-/// record (16-byte aligned): [0..16) control block (tags 0..3 used, 4..11 no slot)
+/// record (16-byte aligned): [0..16) control block (tags 0..3 used, 4..10 no slot)
 ///                           [16..20) next record id | [20..32) unused | [32..) Slots entries
 /// </code>
+/// <para>Memory. Records live in segments: segment k holds <c>base &lt;&lt; k</c> records in one region the
+/// kernel commits page by page as records are first used, so an id's address is a shift, a <c>lzcnt</c>
+/// and a multiplication, and every segment is type-stable (never unmapped; see
+/// <see cref="NativeRegion.Release"/>). Segments are added, never moved, and published (release) before
+/// any record of theirs is handed out; a reader that follows a link it read without a lock bounds-checks
+/// the id (<see cref="TryAddress"/>).</para>
 /// <para>Ownership. A record belongs to one main group while it is linked; only that group's lock
 /// holder writes it or its link (<see cref="HashStore"/> states the rest). This pool's spin lock guards
-/// only the free lists and the growth of the chunk table; it is taken while a group lock is held.</para>
+/// only the free lists and the segments' growth; it is taken while a group lock is held.</para>
 /// <para>Reuse. A record unlinked from its chain is retired with the epoch read after its unlink (the
 /// pool lock's CAS orders the two) and reused only once <see cref="Epoch.IsSafe"/> says every reader
-/// that could still be walking it has left (Epoch rule 4). Retires are pushed in epoch order, so the
-/// oldest is always first in <c>_limbo</c>. Chunks are never freed before the map is; a replaced chunk
-/// table waits for a grace period, as readers may still index it.</para>
+/// in a section that could still be walking it has left (Epoch rule 4). Readers outside sections detect
+/// a reuse by versions instead: a reused record's version keeps counting. Retires are pushed in epoch
+/// order, so the oldest is always first in <c>_limbo</c>.</para>
 /// </remarks>
 internal sealed unsafe class Overflow : IDisposable
 {
@@ -29,13 +36,14 @@ internal sealed unsafe class Overflow : IDisposable
     /// <summary>Offset of the first entry in a record.</summary>
     public const int Header = 32;
     private const int NextOffset = 16;
-    private const int ChunkShift = 8;               // 256 records a chunk
-    private const uint ChunkMask = (1u << ChunkShift) - 1;
+    private const int MaxSegments = 40;
 
     private readonly uint _recordBytes;
-    private nint _table;                            // byte*[]: chunk addresses; replaced when it grows
-    private int _tableCapacity;
-    private int _chunks;
+    private readonly uint _base;                    // records in segment 0 (a power of two)
+    private readonly int _baseBits;
+    private readonly NativeRegion[] _segments = new NativeRegion[MaxSegments];
+    private readonly nint* _segmentBase;            // segment addresses, read without a lock
+    private int _segmentCount;
     private uint _fresh;                            // records handed out at least once: ids 1.._fresh
     private int _lock;
 
@@ -51,27 +59,60 @@ internal sealed unsafe class Overflow : IDisposable
         public long Epoch;
     }
 
-    /// <summary>A pool for entries of <paramref name="stride"/> bytes.</summary>
+    /// <summary>A pool for entries of <paramref name="stride"/> bytes. Segment 0 holds up to 4,096 records and
+    /// at most about 32 MiB of them (at least one); each later segment doubles.</summary>
     public Overflow(uint stride)
     {
-        _recordBytes = (uint)((Header + Slots * stride + 15) & ~15L);
+        _recordBytes = (uint)((Header + Slots * (ulong)stride + 15) & ~15ul);
+        ulong fit = Math.Max(1, (32ul << 20) / _recordBytes);
+        _base = (uint)Math.Min(4096, 1ul << BitOperations.Log2(fit));
+        _baseBits = BitOperations.Log2(_base);
+        _segmentBase = (nint*)NativeMemory.AllocZeroed(MaxSegments, (nuint)sizeof(nint));
     }
 
-    /// <summary>Native bytes held (chunks and lists).</summary>
-    public long Bytes => (long)Volatile.Read(ref _chunks) * ((long)_recordBytes << ChunkShift)
-        + (long)_tableCapacity * sizeof(nint) + (long)_freeCapacity * sizeof(uint) + (long)_limboCapacity * sizeof(Retired);
+    /// <summary>Bytes of records handed out so far, counted 64 records at a time (what a full use of them
+    /// commits), and of the lists.</summary>
+    public long Bytes => (((long)Volatile.Read(ref _fresh) + 63) & ~63L) * _recordBytes
+        + (long)_freeCapacity * sizeof(uint) + (long)_limboCapacity * sizeof(Retired);
+
+    /// <summary>How much <see cref="Bytes"/> grows by at a time, at most: 64 records, and 256 places in each list.</summary>
+    public long StepBytes => 64L * _recordBytes + 256L * (sizeof(uint) + sizeof(Retired));
 
     /// <summary>Records linked or waiting (test view of how far chains reach).</summary>
     internal uint RecordsForTests => Volatile.Read(ref _fresh) - (uint)Volatile.Read(ref _freeCount);
 
-    /// <summary>A record's address. Safe to read for a linked record, or one retired after the caller entered its section.</summary>
+    /// <summary>The most records a chain walk can meet: a walker that goes past this many is in a loop of
+    /// links it read from reused memory.</summary>
+    public uint Capacity => Volatile.Read(ref _fresh);
+
+    /// <summary>The segment and index of record <paramref name="i"/> (0-based): segment k starts at
+    /// <c>base * (2^k - 1)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private (int Segment, nuint Index) Locate(uint i)
+    {
+        int k = BitOperations.Log2((i >> _baseBits) + 1);
+        return (k, (nuint)(i - (uint)(((ulong)_base << k) - _base)));
+    }
+
+    /// <summary>A record's address, for an id read under its group's lock.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* Address(uint id)
     {
-        // Acquire: the chunk a linked id names was published (release) before the link naming it.
-        byte** t = (byte**)Volatile.Read(ref _table);
-        uint i = id - 1;
-        return t[i >> ChunkShift] + (nuint)(i & ChunkMask) * _recordBytes;
+        (int k, nuint index) = Locate(id - 1);
+        return (byte*)_segmentBase[k] + index * _recordBytes;
+    }
+
+    /// <summary>A record's address for an id read without a lock (perhaps from a record being reused, or
+    /// from a closed map's released memory), or null if no published segment holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* TryAddress(uint id)
+    {
+        if (id == 0)
+            return null;
+        (int k, nuint index) = Locate(id - 1);
+        // Acquire: a published segment's address is complete, and it is never withdrawn.
+        nint b = k < MaxSegments ? Volatile.Read(ref _segmentBase[k]) : 0;
+        return b == 0 ? null : (byte*)b + index * _recordBytes;
     }
 
     /// <summary>The entries of a record.</summary>
@@ -83,7 +124,7 @@ internal sealed unsafe class Overflow : IDisposable
     public static ref uint Next(byte* record) => ref *(uint*)(record + NextOffset);
 
     /// <summary>
-    /// An empty record, not linked anywhere, or 0 when memory is exhausted. The caller fills it and then
+    /// An empty record, not linked anywhere, or 0 when none is to be had. The caller fills it and then
     /// links it with a release store, which publishes the fill.
     /// </summary>
     public uint Alloc()
@@ -98,13 +139,18 @@ internal sealed unsafe class Overflow : IDisposable
         {
             if (_limboCount > 0)
                 Epoch.RequestAdvance();               // retired records exist but are not safe yet
-            id = FreshLocked();
+            if (EnsureSegmentLocked(_fresh) && EnsureListsLocked(_fresh + 1))
+                id = ++_fresh;
         }
         Release();
         if (id != 0)
         {
             byte* r = Address(id);
+            // Tags empty, the version left counting (a reader outside a section that read this record
+            // before it was reused must see its version move), no link.
+            uint w = Group.Word(r);
             Group.Init(r, Slots);
+            Group.Word(r) = (w + 2 * Group.Version) & ~(Group.Version | Group.Lock | Group.Ext);
             Next(r) = 0;
         }
         return id;
@@ -118,7 +164,7 @@ internal sealed unsafe class Overflow : IDisposable
         Acquire();                                    // its CAS orders the unlink before the epoch read below
         if (_limboHead + _limboCount == _limboCapacity)
             CompactLimboLocked();
-        // Both lists have room for every record ever made (AddChunkLocked), so this cannot overflow.
+        // Both lists have room for every record ever handed out (EnsureListsLocked), so this cannot overflow.
         _limbo[_limboHead + _limboCount++] = new Retired { Id = id, Epoch = Epoch.Current };
         Release();
     }
@@ -135,50 +181,33 @@ internal sealed unsafe class Overflow : IDisposable
             _limboHead = 0;
     }
 
-    private uint FreshLocked()
+    /// <summary>Maps the segment that record <paramref name="i"/> (0-based) falls in, if it is not yet.</summary>
+    private bool EnsureSegmentLocked(uint i)
     {
-        if (_fresh == uint.MaxValue - 1)
-            return 0;
-        uint i = _fresh;                              // the new record's index (id - 1)
-        if ((i >> ChunkShift) >= (uint)_chunks && !AddChunkLocked())
-            return 0;
-        return ++_fresh;
+        if (i >= uint.MaxValue - 1)
+            return false;
+        (int k, _) = Locate(i);
+        if (k >= MaxSegments)
+            return false;
+        if (k < _segmentCount)
+            return true;
+        var region = NativeRegion.Map(((ulong)_base << k) * _recordBytes);
+        if (region.Base is null)
+            return false;
+        _segments[k] = region;
+        Volatile.Write(ref _segmentBase[k], (nint)region.Base); // release: before any id in it is handed out
+        _segmentCount = k + 1;
+        return true;
     }
 
-    private bool AddChunkLocked()
+    /// <summary>Grows both lists to hold <paramref name="records"/> ids (in steps of 256), so neither ever
+    /// grows on its own and the pool's memory changes only when its peak number of records does.</summary>
+    private bool EnsureListsLocked(uint records)
     {
-        // The lists first: each holds up to every record ever made, so neither ever grows on its own
-        // and the pool's memory changes only when its peak number of records does.
-        int records = (_chunks + 1) << ChunkShift;
-        if ((_freeCapacity < records && !Resize(ref _free, ref _freeCapacity, records))
-            || (_limboCapacity < records && !Resize(ref _limbo, ref _limboCapacity, records)))
-            return false;
-        void* chunk = NativeBlock.AllocZeroed((nuint)_recordBytes << ChunkShift);
-        if (chunk is null)
-            return false;
-        byte** table = (byte**)_table;
-        if (_chunks == _tableCapacity)
-        {
-            int cap = Math.Max(16, _tableCapacity * 2);
-            var grown = (byte**)NativeBlock.AllocZeroed((nuint)cap * (nuint)sizeof(nint));
-            if (grown is null)
-            {
-                NativeBlock.Free(chunk);
-                return false;
-            }
-            for (int c = 0; c < _chunks; c++)
-                grown[c] = table[c];
-            grown[_chunks] = (byte*)chunk;
-            // Release: a reader that loads the new table sees every entry copied into it.
-            Volatile.Write(ref _table, (nint)grown);
-            _tableCapacity = cap;
-            if (table is not null)
-                Epoch.DeferFree(table); // readers may still index the old table
-        }
-        else
-            table[_chunks] = (byte*)chunk;
-        Volatile.Write(ref _chunks, _chunks + 1);
-        return true;
+        if (records <= _freeCapacity && records <= _limboCapacity)
+            return true;
+        int want = (int)Math.Min(((ulong)records + 255) & ~255ul, int.MaxValue / 16);
+        return Resize(ref _free, ref _freeCapacity, want) && Resize(ref _limbo, ref _limboCapacity, want);
     }
 
     /// <summary>Moves the waiting records to the front of the list (the consumed head goes).</summary>
@@ -190,6 +219,8 @@ internal sealed unsafe class Overflow : IDisposable
 
     private static bool Resize<T>(ref T* items, ref int capacity, int wanted) where T : unmanaged
     {
+        if (capacity >= wanted)
+            return true;
         void* grown;
         try
         {
@@ -216,16 +247,17 @@ internal sealed unsafe class Overflow : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Release() => Volatile.Write(ref _lock, 0);
 
-    /// <summary>Frees everything. Only after a grace period following the map's close.</summary>
+    /// <summary>Releases the records' pages (the ranges stay reserved) and frees the lists. Only after a
+    /// grace period following the map's close.</summary>
     public void Dispose()
     {
-        byte** table = (byte**)_table;
-        for (int c = 0; c < _chunks; c++)
-            NativeBlock.Free(table[c]);
-        NativeBlock.Free(table);
+        for (int k = 0; k < _segmentCount; k++)
+            _segments[k].Release();
         NativeMemory.Free(_free);
         NativeMemory.Free(_limbo);
-        _table = 0;
-        _chunks = 0;
+        _free = null;
+        _limbo = null;
+        _freeCapacity = _limboCapacity = 0;
+        // _segmentBase stays allocated: a reader outside a section may still look a segment up.
     }
 }
