@@ -24,9 +24,10 @@ namespace FastMap.Internal;
 ///   memory takes fresh memory instead (bounded while readers make progress), so a delete
 ///   followed by an insert on a full map succeeds at once, as in the kernel.</item>
 /// <item>Sections nest: only the outermost enter announces and only the outermost exit clears.</item>
-/// <item>Advances run outside sections: a store that retires counts it (<see cref="NoteRetired"/>), and
-///   every so many retires the thread advances at its outermost exit. From inside, its own
-///   announcement would refuse the advance whenever another thread had advanced meanwhile (rule 3).</item>
+/// <item>Advances run outside sections: a store that has retired enough (or needs retired memory back)
+///   asks for one (<see cref="RequestAdvance"/>), and the thread advances at its outermost exit. From
+///   inside, its own announcement would refuse the advance whenever another thread had advanced
+///   meanwhile (rule 3).</item>
 /// </list>
 /// <para>Ordering. Announcing is a store followed by loads of the table, which needs store-to-load
 /// ordering against the reclaimer's scan. Readers pay no fence for it: the reclaimer calls
@@ -134,22 +135,6 @@ internal static unsafe partial class Epoch
             Volatile.Write(ref *(long*)t.Slot, 0);
             if (t.AdvanceDue)
                 RunDueAdvance(t);
-        }
-    }
-
-    /// <summary>
-    /// Counts one retire by the calling thread (it is in a section): every <paramref name="every"/>
-    /// retires an advance falls due, which the thread runs when it leaves its outermost section
-    /// (rule 7). Stores call this after each unlink they retire.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void NoteRetired(int every)
-    {
-        ThreadSlot? t = PerThread.Slot;
-        if (t is not null && ++t.Retired >= every)
-        {
-            t.Retired = 0;
-            t.AdvanceDue = true;
         }
     }
 
@@ -277,8 +262,6 @@ internal static unsafe partial class Epoch
     {
         public readonly byte* Slot = slot;
         public int Depth;
-        /// <summary>Retires since this thread's last due advance (rule 7).</summary>
-        public int Retired;
         /// <summary>An advance is due at the outermost exit.</summary>
         public bool AdvanceDue;
         /// <summary>The global epoch when this thread last attempted an advance.</summary>

@@ -25,6 +25,7 @@ internal sealed unsafe class Capacity : IDisposable
     private struct Shard
     {
         [FieldOffset(0)] public int Lock;
+        [FieldOffset(4)] public int Returned;   // returns since this shard last asked for an epoch advance
         [FieldOffset(8)] public long Tokens;
     }
 
@@ -81,14 +82,32 @@ internal sealed unsafe class Capacity : IDisposable
         return ok;
     }
 
-    /// <summary>Gives a token back (a key was deleted, or an insert that took one did not happen).
-    /// Contains a full barrier (the shard lock's CAS).</summary>
+    /// <summary>Gives a token back (an insert that took one did not happen). Contains a full barrier (the
+    /// shard lock's CAS).</summary>
     public void Return(int shard)
     {
         Shard* s = _shards + shard;
         LockShard(s);
         s->Tokens++;
         UnlockShard(s);
+    }
+
+    /// <summary>
+    /// Gives a deleted key's token back and counts the retire that goes with it: true every
+    /// <paramref name="every"/> retires of this shard, when the caller should ask for an epoch advance
+    /// (Epoch rule 7). Counting here costs nothing more (the shard lock is held anyway), where a per-thread
+    /// count would cost a thread-static access on every delete. Contains a full barrier.
+    /// </summary>
+    public bool ReturnRetired(int shard, int every)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        s->Tokens++;
+        bool due = ++s->Returned >= every;
+        if (due)
+            s->Returned = 0;
+        UnlockShard(s);
+        return due;
     }
 
     /// <summary>Tokens left in all shards (a racy sum: exact only with no writer running).</summary>

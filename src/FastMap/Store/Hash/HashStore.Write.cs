@@ -127,6 +127,10 @@ internal sealed unsafe partial class HashStore
     /// <summary>Under home group g's lock: the key goes to g's overflow records (its window is full).</summary>
     private bool PlaceInRecord(uint g, byte tag, byte* key, byte* value)
     {
+        // The window is full of live keys and limbo: ask for an advance (at this thread's exit) so limbo
+        // ends sooner. Not earlier: limbo in a window is normal, and an advance can cost a process-wide
+        // barrier (measured: asking on every insert that met limbo made delete + insert 250 ns, not 60).
+        Epoch.RequestAdvance();
         uint last = 0;
         for (uint id = _chain[g]; id != 0; id = Overflow.Next(_overflow.Address(id)))
         {
@@ -159,9 +163,8 @@ internal sealed unsafe partial class HashStore
         return true;
     }
 
-    /// <summary>A free slot of a block: an empty one, else one whose limbo is over; -1 if none. Asks for an
-    /// epoch advance when only limbo slots still in their grace period stand in the way. The caller holds
-    /// the lock under which the block's stamps are written.</summary>
+    /// <summary>A free slot of a block: an empty one, else one whose limbo is over; -1 if none. The caller
+    /// holds the lock under which the block's stamps are written.</summary>
     private static int FreeSlot(byte* ctrl)
     {
         // Read after that lock's acquire (a CAS): every stamp in the block was written before it, with an
@@ -171,19 +174,13 @@ internal sealed unsafe partial class HashStore
         uint empty = Vector128.Equals(c, Vector128<byte>.Zero).ExtractMostSignificantBits() & Group.TagMask;
         if (empty != 0)
             return BitOperations.TrailingZeroCount(empty);
-        bool waiting = false;
         for (uint m = ~Group.LiveMask(c) & Group.TagMask; m != 0; m &= m - 1)
         {
             int i = BitOperations.TrailingZeroCount(m);
             byte t = ctrl[i];
-            if (t == Group.NoSlot)
-                continue;
-            if (Group.LimboSafe(t, global))
+            if (t != Group.NoSlot && Group.LimboSafe(t, global))
                 return i;
-            waiting = true;
         }
-        if (waiting)
-            Epoch.RequestAdvance();
         return -1;
     }
 
@@ -247,12 +244,13 @@ internal sealed unsafe partial class HashStore
         ref byte tag = ref hit.Ctrl[hit.Slot];
         Volatile.Write(ref tag, Group.Limbo(0));      // the unlink: readers stop matching; the stamp is not used
         BumpVersion(hit.Ctrl);                        // a reader outside a section that matched it must look again (4b)
-        _capacity.Return(shard);                      // a locked CAS: the unlink is visible before the read below
+        bool due = _capacity.ReturnRetired(shard, _retireEvery); // a locked CAS: the unlink is visible before the read below
         tag = Group.Limbo(Epoch.Current);             // the retire epoch, read after the unlink (Epoch rule 4)
         // The groups the key's insert passed: their counts come down only now, after the unlink (2e).
         for (uint p = g; p < hit.Group; p++)
             Volatile.Write(ref CtrlOf(p)[Group.CountOffset], (byte)(CtrlOf(p)[Group.CountOffset] - 1));
-        Epoch.NoteRetired(_retireEvery);
+        if (due)
+            Epoch.RequestAdvance();                   // run at this thread's outermost exit (Epoch rule 7)
         if (hit.Record != 0 && Group.LiveMask(Vector128.LoadAligned(hit.Ctrl)) == 0)
             RemoveRecord(g, hit.Record);
     }
@@ -280,7 +278,6 @@ internal sealed unsafe partial class HashStore
         }
         BumpVersion(CtrlOf(g));                       // a chain walk outside a section that missed must look again (4b)
         _overflow.Retire(id);                         // its lock's CAS orders the unlink before the epoch it reads
-        Epoch.NoteRetired(_retireEvery);
         Interlocked.Increment(ref _recordUnlinks);
     }
 
