@@ -362,6 +362,26 @@ FM_API int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compare
 				   /*out*/ int32_t *results, uint32_t *count);
 
 /**
+ * @brief Bulk lookup, a FastMap extension (bpf(2) has none): looks up @p count keys in one call
+ * and copies each found value out, overlapping the keys' cache misses (key i + 8's control line
+ * and key i + 4's entry are fetched while key i is looked up).
+ *
+ * Each key's answer is what fm_map_lookup_elem() gives for it; the call as a whole is not a
+ * snapshot. Needs no read-side section.
+ * @param fd          map handle.
+ * @param keys        @p count keys, back to back.
+ * @param[out] values room for @p count values (each as fm_map_lookup_elem() copies it); value i
+ *                    is written only when results[i] is 0.
+ * @param[out] results @p count int32_t per-key results: 0 (found, value copied) or -ENOENT.
+ * @param count       keys to look up; 0 does nothing.
+ * @return 0 (see @p results), or in this order: -EBADF (also if the handle is closed during the
+ *   call: then no result is to be used), -EPERM (FM_F_WRONLY handle), -EFAULT (keys, values or
+ *   results NULL while @p count > 0).
+ */
+FM_API int fm_map_lookup_bulk(int fd, const void *keys, /*out*/ void *values,
+			      /*out*/ int32_t *results, uint32_t count);
+
+/**
  * @brief The bpf(2) entry point: same commands, attr layout and answers as the kernel, so a
  * program written against syscall(__NR_bpf, cmd, attr, size) runs by calling this instead.
  *

@@ -73,4 +73,17 @@ internal static unsafe partial class Exports
             return Guard(e);
         }
     }
+
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "map_lookup_bulk")]
+    private static int MapLookupBulk(int fd, byte* keys, byte* values, int* results, uint count)
+    {
+        try
+        {
+            return Result(RawCommands.LookupBulk(fd, keys, values, results, count));
+        }
+        catch (Exception e)
+        {
+            return Guard(e);
+        }
+    }
 }

@@ -12,20 +12,21 @@ using Spectre.Console;
 var sizes = new Option<string>("--sizes") { Description = "Sizes: S (65,536), L (4,194,304) or numbers, comma-separated", DefaultValueFactory = _ => "S,L" };
 var threads = new Option<string>("--threads") { Description = "Thread counts, comma-separated", DefaultValueFactory = _ => "1,2" };
 var seconds = new Option<double?>("--seconds") { Description = "Timed seconds per measurement (default 0.1)" };
+var slices = new Option<int?>("--slices") { Description = "Slices a measurement is cut into; systems take turns slice by slice within a round (default 5)" };
 var gcSeconds = new Option<double?>("--gc-seconds") { Description = "Seconds per gc-race variant, and of gc-pass passes per system and round (default 0.3)" };
 var gcWriterMops = new Option<double?>("--gc-writer-mops") { Description = "gc-pass writer refreshes per second in millions (default: as fast as it can)" };
 var rounds = new Option<int?>("--rounds") { Description = "Rounds; medians are over rounds (default 3)" };
 var workloads = new Option<string>("--workloads") { Description = "Workloads or 'all': " + string.Join(",", Workloads.All.Select(w => w.Name())), DefaultValueFactory = _ => "all" };
-var systemsOpt = new Option<string>("--systems") { Description = "Systems or 'all': FastMap,FastMap-C,kernel-hash,kernel-hash-noprealloc,ConcurrentDictionary,Dictionary,libcuckoo", DefaultValueFactory = _ => "all" };
+var systemsOpt = new Option<string>("--systems") { Description = "Systems or 'all': FastMap,FastMap-C,kernel-hash,kernel-hash-noprealloc,ConcurrentDictionary,NonBlocking,libcuckoo,Dictionary,C-table", DefaultValueFactory = _ => "all" };
 var outOpt = new Option<string?>("--out") { Description = "Output directory (default perf-results/<yyyy-MM-dd>-<host>/)" };
 var quick = new Option<bool>("--quick") { Description = "Smoke run: tiny sizes and durations (CI)" };
 var nativeLib = new Option<string?>("--native-lib") { Description = "Path to libfastmap.so (default build/native-prefix/lib/libfastmap.so)" };
 var seed = new Option<string>("--seed") { Description = "Key seed (hex with 0x, or decimal)", DefaultValueFactory = _ => "0x5EED" };
 var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots" };
 
-var root = new RootCommand("FastMap stress run: FastMap against the kernel's BPF hash map, ConcurrentDictionary, Dictionary and libcuckoo")
+var root = new RootCommand("FastMap stress run: FastMap against the kernel's BPF hash map, ConcurrentDictionary, NonBlocking and libcuckoo, with Dictionary and a plain C table as single-threaded limits")
 {
-    sizes, threads, seconds, gcSeconds, gcWriterMops, rounds, workloads, systemsOpt, outOpt, quick, nativeLib, seed, noPlots,
+    sizes, threads, seconds, slices, gcSeconds, gcWriterMops, rounds, workloads, systemsOpt, outOpt, quick, nativeLib, seed, noPlots,
 };
 
 root.SetAction(pr =>
@@ -36,6 +37,7 @@ root.SetAction(pr =>
     if (pr.GetResult(sizes) is { Implicit: false }) o.Sizes = StressOptions.ParseSizes(pr.GetValue(sizes)!);
     o.Threads = [.. pr.GetValue(threads)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x.Trim(), CultureInfo.InvariantCulture))];
     if (pr.GetValue(seconds) is { } sec) o.Seconds = sec;
+    if (pr.GetValue(slices) is { } sl) o.Slices = sl;
     if (pr.GetValue(gcSeconds) is { } gsec) o.GcSeconds = gsec;
     if (pr.GetValue(gcWriterMops) is { } wm) o.GcWriterMops = wm;
     if (pr.GetValue(rounds) is { } rr) o.Rounds = rr;
@@ -61,10 +63,15 @@ namespace FastMap.Stress
     {
         public static int Execute(StressOptions o, string commandLine)
         {
+            // Piped to a file, the console's width is unknown and Spectre assumes 80 columns, which breaks the tables
+            // into fragments: render them at a width that fits every system's column instead.
+            if (Console.IsOutputRedirected)
+                AnsiConsole.Profile.Width = 240;
             MapSystem[] all =
             [
                 new FastMapManagedSystem(), new NativeFastMapSystem(o.NativeLib), new KernelHashSystem(prealloc: true),
-                new KernelHashSystem(prealloc: false), new ConcurrentDictionarySystem(), new DictionarySystem(), new CuckooSystem(),
+                new KernelHashSystem(prealloc: false), new ConcurrentDictionarySystem(), new NonBlockingSystem(), new CuckooSystem(),
+                new DictionarySystem(), new CTableSystem(),
             ];
             if (o.Systems is { } want)
             {
@@ -89,9 +96,9 @@ namespace FastMap.Stress
                     AnsiConsole.MarkupLineInterpolated($"[yellow]skipping {s.Name}[/]: {why}");
                 }
             }
-            if (o.Threads.Any(t => t < 1) || o.Rounds < 1 || o.Seconds <= 0)
+            if (o.Threads.Any(t => t < 1) || o.Rounds < 1 || o.Seconds <= 0 || o.Slices < 1)
             {
-                AnsiConsole.MarkupLine("[red]--threads, --rounds and --seconds must be positive[/]");
+                AnsiConsole.MarkupLine("[red]--threads, --rounds, --seconds and --slices must be positive[/]");
                 return 2;
             }
 

@@ -10,8 +10,14 @@ public sealed class StressOptions
 
     public List<(string Name, int Entries)> Sizes { get; set; } = [("S", S), ("L", L)];
     public List<int> Threads { get; set; } = [1, 2];
-    /// <summary>Timed seconds per measurement (after a warm-up of a fifth of it, at most 50 ms).</summary>
+    /// <summary>Timed seconds per measurement of one system (its <see cref="Slices"/> slices together).</summary>
     public double Seconds { get; set; } = 0.1;
+    /// <summary>
+    /// Slices a measurement is cut into. Within a round and workload, systems take turns slice by slice (A B C A B C
+    /// ...), so a change in the host's speed (these VMs share cores and memory with other tenants; a DRAM access
+    /// costs 150-600 ns depending on the hour) falls on every system alike instead of on whichever ran then.
+    /// </summary>
+    public int Slices { get; set; } = 5;
     /// <summary>gc-race seconds per variant (longer: the race is a rate); gc-pass wall seconds of passes per system and round (at least one).</summary>
     public double GcSeconds { get; set; } = 0.3;
     /// <summary>gc-pass writer refreshes per second, in millions; 0: as fast as it can (the default).</summary>
@@ -26,7 +32,11 @@ public sealed class StressOptions
     public long DramBytes { get; set; } = 512L << 20;
     public bool Plots { get; set; } = true;
 
+    /// <summary>Warm-up of a system before its first slice of a measurement.</summary>
     public double WarmupSeconds => Math.Min(Seconds / 5, 0.05);
+
+    /// <summary>Warm-up at the start of every slice: the caches hold another system's data after its turn.</summary>
+    public double SliceWarmupSeconds => Math.Min(Seconds / Slices / 5, 0.005);
 
     /// <summary>--quick: tiny sizes and durations, a smoke run for CI.</summary>
     public void ApplyQuick()
@@ -34,6 +44,7 @@ public sealed class StressOptions
         Quick = true;
         Sizes = [("S", 4_096), ("L", 32_768)];
         Seconds = 0.02;
+        Slices = 2;
         GcSeconds = 0.05;
         Rounds = 2;
         DramBytes = 64L << 20;
@@ -52,6 +63,7 @@ public sealed class StressOptions
         $"--sizes {string.Join(',', Sizes.Select(z => z.Name is "S" or "L" && (z.Entries == S || z.Entries == L) ? z.Name : z.Entries.ToString(CultureInfo.InvariantCulture)))}",
         $"--threads {string.Join(',', Threads)}",
         $"--seconds {Seconds.ToString(CultureInfo.InvariantCulture)}",
+        $"--slices {Slices}",
         $"--gc-seconds {GcSeconds.ToString(CultureInfo.InvariantCulture)}",
         GcWriterMops > 0 ? $"--gc-writer-mops {GcWriterMops.ToString(CultureInfo.InvariantCulture)}" : "",
         $"--rounds {Rounds}",

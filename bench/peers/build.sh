@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Builds the native peers of the stress run into bench/peers/out/ (or $1).
-# libcuckoo: `apt-get install -y libcuckoo-dev` gives the header-only library.
+# Builds the native peers of the stress run into bench/peers/out/ (or $1):
+#   libctable.so       the plain C table (always; needs only a C compiler)
+#   libcuckoo_shim.so  libcuckoo's cuckoohash_map (needs libcuckoo-dev: apt-get install -y libcuckoo-dev)
+# Exit status 3 means only libcuckoo's header is missing (the C table was built).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:-$here/out}"
 mkdir -p "$out"
-if ! command -v g++ >/dev/null; then echo "build.sh: g++ not found" >&2; exit 2; fi
+cc="${CC:-cc}"
+command -v "$cc" >/dev/null || { echo "build.sh: $cc not found" >&2; exit 2; }
+"$cc" -O2 -std=c11 -shared -fPIC -Wall -Wextra -Werror \
+    -Wl,--version-script=<(printf '{ global: ct_*; local: *; };\n') \
+    -o "$out/libctable.so" "$here/ctable.c"
+echo "$out/libctable.so"
+if ! command -v g++ >/dev/null; then echo "build.sh: g++ not found (libcuckoo peer)" >&2; exit 2; fi
 if [ ! -f /usr/include/libcuckoo/cuckoohash_map.hh ]; then
   echo "build.sh: /usr/include/libcuckoo/cuckoohash_map.hh not found (apt-get install -y libcuckoo-dev)" >&2; exit 3
 fi

@@ -130,6 +130,47 @@ public sealed unsafe partial class BpfMap
         }
     }
 
+    /// <summary>
+    /// Bulk lookup, a FastMap extension: looks up n keys in one call and copies each found value out, overlapping
+    /// the keys' cache misses (as DPDK's bulk lookup and boost's bulk visit do). <paramref name="results"/>[i] is
+    /// <see cref="MapStatus.Ok"/> (value i copied) or <see cref="MapStatus.ENOENT"/> (value i untouched). Each key's
+    /// answer is what <see cref="Lookup(ReadOnlySpan{byte}, Span{byte}, ElemFlags)"/> gives; the call is not a snapshot.
+    /// </summary>
+    /// <param name="keys">n keys (n * <see cref="KeySize"/> bytes).</param>
+    /// <param name="values">Room for n values (at least n * <see cref="ValueBufferSize"/> bytes).</param>
+    /// <param name="results">At least n results.</param>
+    /// <returns><see cref="MapStatus.Ok"/> (see <paramref name="results"/>), or <see cref="MapStatus.EINVAL"/> for spans that do
+    /// not fit, <see cref="MapStatus.EBADF"/>, <see cref="MapStatus.EPERM"/>.</returns>
+    public MapStatus LookupBulk(ReadOnlySpan<byte> keys, Span<byte> values, Span<MapStatus> results)
+    {
+        if (keys.Length % KeySize != 0)
+            return MapStatus.EINVAL;
+        int n = keys.Length / KeySize;
+        if (values.Length < (long)n * ValueBufferSize || results.Length < n)
+            return MapStatus.EINVAL;
+        fixed (byte* k = keys)
+        fixed (byte* v = values)
+        fixed (MapStatus* r = results)
+            return LookupBulkCore(this, k, v, (int*)r, (uint)n);
+    }
+
+    /// <summary>Typed <see cref="LookupBulk(ReadOnlySpan{byte}, Span{byte}, Span{MapStatus})"/>: <typeparamref name="TKey"/> and
+    /// <typeparamref name="TValue"/> must have the map's sizes.</summary>
+    /// <param name="keys">n keys.</param>
+    /// <param name="values">Room for n values.</param>
+    /// <param name="results">At least n results.</param>
+    /// <returns>As the span overload; <see cref="MapStatus.EINVAL"/> for a size mismatch.</returns>
+    public MapStatus LookupBulk<TKey, TValue>(ReadOnlySpan<TKey> keys, Span<TValue> values, Span<MapStatus> results)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        if (sizeof(TKey) != KeySize || sizeof(TValue) != ValueBufferSize || values.Length < keys.Length || results.Length < keys.Length)
+            return MapStatus.EINVAL;
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+        fixed (MapStatus* r = results)
+            return LookupBulkCore(this, (byte*)k, (byte*)v, (int*)r, (uint)keys.Length);
+    }
+
     /// <summary>Typed update.</summary>
     /// <param name="key">The key.</param>
     /// <param name="value">The value.</param>

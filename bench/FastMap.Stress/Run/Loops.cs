@@ -26,6 +26,19 @@ public struct LookupMissOp : IOp
         m.Lookup(in c.Q[i], out Value32 v) == St.ENOENT ? 1 : Loops.Err;
 }
 
+/// <summary>One call for <see cref="Workloads.BulkKeys"/> present keys of the thread's random order (a sliding window).</summary>
+public struct BulkLookupOp : IOp
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Run<TMap>(ref TMap m, ThreadCtx c, int i) where TMap : struct, IMapUnderTest
+    {
+        int start = c.BulkNext;
+        c.BulkNext = start + 2 * Workloads.BulkKeys <= c.QLen ? start + Workloads.BulkKeys : 0;
+        return m.LookupBulk(c.Q.AsSpan(start, Workloads.BulkKeys), c.BulkValues, c.BulkResults) == Workloads.BulkKeys
+            ? c.BulkValues[0].Revision : Loops.Err;
+    }
+}
+
 public struct UpdateExistOp : IOp
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -92,6 +105,7 @@ public static class Loops
         {
             case Workload.LookupHit: Loop<TMap, LookupHitOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.LookupMiss: Loop<TMap, LookupMissOp>(ref m, c, warmupUntil, deadline); break;
+            case Workload.BulkLookup: Loop<TMap, BulkLookupOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.UpdateExist: Loop<TMap, UpdateExistOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.CmpdelStale: Loop<TMap, CmpdelStaleOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.CmpdelMatch: Loop<TMap, CmpdelMatchOp>(ref m, c, warmupUntil, deadline); break;
@@ -133,11 +147,12 @@ public static class Loops
             hist.RecordValue(Math.Max(1, t1 - t0));
             iterations += SampleEvery;
         } while (t1 < deadline);
-        c.AllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+        // Added up: a measurement is several slices, interleaved with other systems' (Runner.MeasureInterleaved).
+        c.AllocatedBytes += GC.GetAllocatedBytesForCurrentThread() - alloc0;
         c.StartTicks = start;
         c.EndTicks = t1;
-        c.Iterations = iterations;
-        c.Errors = errors;
-        c.Sink = sink;
+        c.Iterations += iterations;
+        c.Errors += errors;
+        c.Sink ^= sink;
     }
 }

@@ -92,14 +92,13 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
                         continue;
                     }
                     foreach (int threads in o.Threads)
-                        foreach (var m in order)
-                        {
-                            if (threads > m.System.MaxThreads) continue;
-                            task.Description = $"{sizeName} r{round}/{o.Rounds} {w.Name()} t{threads} {m.System.Name}";
-                            refresh();
-                            results.Ops.Add(Measure(workers, m, views[m], sizeName, round, w, threads));
-                            task.Increment(1);
-                        }
+                    {
+                        var runnable = order.Where(m => threads <= m.System.MaxThreads).ToList();
+                        task.Description = $"{sizeName} r{round}/{o.Rounds} {w.Name()} t{threads} ({runnable.Count} systems, interleaved)";
+                        refresh();
+                        results.Ops.AddRange(MeasureInterleaved(workers, runnable, views, sizeName, round, w, threads));
+                        task.Increment(runnable.Count);
+                    }
                 }
                 if (sizeName == o.Sizes[0].Name)
                 {
@@ -143,28 +142,58 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
         return m;
     }
 
-    private OpRow Measure(Workers workers, MapInstance m, KeySpace ks, string sizeName, int round, Workload w, int threads)
+    /// <summary>
+    /// One workload at one thread count on every system of a round: a warm-up each, then <see cref="StressOptions.Slices"/>
+    /// slices each, systems taking turns (the first system of each turn rotates), so noise from the host falls on all
+    /// of them alike. A system's figures add its slices up.
+    /// </summary>
+    private List<OpRow> MeasureInterleaved(Workers workers, List<MapInstance> maps, Dictionary<MapInstance, KeySpace> views,
+        string sizeName, int round, Workload w, int threads)
     {
-        var ctx = new ThreadCtx[threads];
-        for (int t = 0; t < threads; t++) { ctx[t] = new ThreadCtx(ks, threads, t); ctx[t].Prepare(w); }
-        long warm = Stopwatch.GetTimestamp() + Ticks(o.WarmupSeconds);
-        long deadline = warm + Ticks(o.Seconds);
-        workers.Run(threads, t => m.RunThread(w, ctx[t], warm, deadline));
-        foreach (var c in ctx) c.Finish(w);
+        var ctxs = new List<ThreadCtx[]>();
+        var wall = new double[maps.Count];
+        foreach (var m in maps)
+        {
+            var ctx = new ThreadCtx[threads];
+            for (int t = 0; t < threads; t++) { ctx[t] = new ThreadCtx(views[m], threads, t); ctx[t].Prepare(w); }
+            ctxs.Add(ctx);
+            RunSlice(workers, m, ctx, w, o.WarmupSeconds, 0); // warm-up: not counted
+            foreach (var c in ctx) c.Reset();
+        }
+        for (int s = 0; s < o.Slices; s++)
+            for (int j = 0; j < maps.Count; j++)
+            {
+                int i = (j + s) % maps.Count;
+                wall[i] += RunSlice(workers, maps[i], ctxs[i], w, o.SliceWarmupSeconds, o.Seconds / o.Slices);
+            }
+        var rows = new List<OpRow>();
+        for (int i = 0; i < maps.Count; i++)
+        {
+            ThreadCtx[] ctx = ctxs[i];
+            foreach (var c in ctx) c.Finish(w);
+            long iterations = ctx.Sum(c => c.Iterations);
+            long ops = iterations * w.OpsPerIteration();
+            var h = ctx[0].Hist.Copy();
+            for (int t = 1; t < threads; t++) h.Add(ctx[t].Hist);
+            double tickNs = 1e9 / Stopwatch.Frequency, secs = wall[i];
+            double nsPerOp = secs * 1e9 * threads / ops; // per-thread latency view; Mops/s is the aggregate
+            long errors = ctx.Sum(c => c.Errors);
+            MapInstance m = maps[i];
+            if (errors > 0) Note($"{m.System.Name} {sizeName} {w.Name()} t{threads} r{round}: {errors} unexpected statuses");
+            rows.Add(new OpRow(sizeName, views[m].Size, w.Name(), m.System.Name, threads, round, secs, ops, nsPerOp,
+                ops / secs / 1e6, h.GetValueAtPercentile(50) * tickNs, h.GetValueAtPercentile(99) * tickNs,
+                h.GetValueAtPercentile(99.9) * tickNs, (double)ctx.Sum(c => c.AllocatedBytes) / ops, errors));
+        }
+        return rows;
+    }
 
-        long iterations = ctx.Sum(c => c.Iterations);
-        long ops = iterations * w.OpsPerIteration();
-        // Wall time from the first thread's start to the last thread's end; per-thread rates summed would flatter.
-        double secs = (ctx.Max(c => c.EndTicks) - ctx.Min(c => c.StartTicks)) / (double)Stopwatch.Frequency;
-        var h = ctx[0].Hist.Copy();
-        for (int t = 1; t < threads; t++) h.Add(ctx[t].Hist);
-        double tickNs = 1e9 / Stopwatch.Frequency;
-        double nsPerOp = secs * 1e9 * threads / ops; // per-thread latency view; Mops/s is the aggregate
-        long errors = ctx.Sum(c => c.Errors);
-        if (errors > 0) Note($"{m.System.Name} {sizeName} {w.Name()} t{threads} r{round}: {errors} unexpected statuses");
-        return new OpRow(sizeName, ks.Size, w.Name(), m.System.Name, threads, round, secs, ops, nsPerOp,
-            ops / secs / 1e6, h.GetValueAtPercentile(50) * tickNs, h.GetValueAtPercentile(99) * tickNs,
-            h.GetValueAtPercentile(99.9) * tickNs, (double)ctx.Sum(c => c.AllocatedBytes) / ops, errors);
+    /// <summary>Runs one slice on every thread of a system; returns its wall seconds (first thread's start to last one's end).</summary>
+    private static double RunSlice(Workers workers, MapInstance m, ThreadCtx[] ctx, Workload w, double warmSeconds, double seconds)
+    {
+        long warm = Stopwatch.GetTimestamp() + Ticks(warmSeconds);
+        long deadline = warm + Ticks(seconds);
+        workers.Run(ctx.Length, t => m.RunThread(w, ctx[t], warm, deadline));
+        return (ctx.Max(c => c.EndTicks) - ctx.Min(c => c.StartTicks)) / (double)Stopwatch.Frequency;
     }
 
     private GcRow MeasureGc(Workers workers, MapInstance m, KeySpace ks, string sizeName, int round, bool inPlace, bool compare)

@@ -17,18 +17,29 @@ public sealed class ThreadCtx(KeySpace ks, int threads, int t)
     public int QLen;
     public int[] Owned = [];
     public int ChurnNext;
+    // bulk-lookup: where the next call's keys start in Q, and its outputs.
+    public int BulkNext;
+    public readonly Value32[] BulkValues = new Value32[Workloads.BulkKeys];
+    public readonly int[] BulkResults = new int[Workloads.BulkKeys];
 
     // Outputs of the timed part.
     public long Iterations, Errors, AllocatedBytes, StartTicks, EndTicks;
     public ulong Sink;
     public readonly LongHistogram Hist = new(60L * 1_000_000_000, 3);
 
-    public void Prepare(Workload w)
+    /// <summary>Clears the outputs (after a warm-up, before the counted slices).</summary>
+    public void Reset()
     {
         Hist.Reset();
         Iterations = Errors = AllocatedBytes = 0;
+    }
+
+    public void Prepare(Workload w)
+    {
+        Reset();
         Owned = Ks.Owned(Threads, T);
         ChurnNext = 0;
+        BulkNext = 0;
         if (w == Workload.LookupMiss)
         {
             Q = Ks.Misses(T);

@@ -6,7 +6,7 @@ namespace FastMap.Stress.Run;
 /// 3/4 (it slides the present window), so one prefill per size serves every workload and round. gc-race and gc-pass
 /// restore what their collectors deleted before they return.
 /// </remarks>
-public enum Workload { LookupHit, LookupMiss, UpdateExist, CmpdelStale, CmpdelMatch, Churn, GcRace, GcPass }
+public enum Workload { LookupHit, LookupMiss, BulkLookup, UpdateExist, CmpdelStale, CmpdelMatch, Churn, GcRace, GcPass }
 
 public static class Workloads
 {
@@ -16,6 +16,7 @@ public static class Workloads
     {
         Workload.LookupHit => "lookup-hit",
         Workload.LookupMiss => "lookup-miss",
+        Workload.BulkLookup => "bulk-lookup",
         Workload.UpdateExist => "update-exist",
         Workload.Churn => "churn",
         Workload.CmpdelMatch => "cmpdel-match",
@@ -30,10 +31,18 @@ public static class Workloads
             ? w
             : throw new ArgumentException($"unknown workload '{s}'; known: {string.Join(", ", All.Select(Name))}");
 
-    /// <summary>Map operations one loop iteration makes (churn and cmpdel-match make two).</summary>
-    public static int OpsPerIteration(this Workload w) => w is Workload.Churn or Workload.CmpdelMatch ? 2 : 1;
+    /// <summary>Keys a bulk-lookup call looks up (WORKLOADS.md).</summary>
+    public const int BulkKeys = 64;
+
+    /// <summary>Map operations one loop iteration makes (churn and cmpdel-match make two; bulk-lookup counts keys).</summary>
+    public static int OpsPerIteration(this Workload w) => w switch
+    {
+        Workload.Churn or Workload.CmpdelMatch => 2,
+        Workload.BulkLookup => BulkKeys,
+        _ => 1,
+    };
 
     /// <summary>Reads that may use every key; writes use only the thread's own partitions.</summary>
     public static bool ReadsAllKeys(this Workload w) =>
-        w is Workload.LookupHit or Workload.LookupMiss or Workload.CmpdelStale;
+        w is Workload.LookupHit or Workload.LookupMiss or Workload.BulkLookup or Workload.CmpdelStale;
 }

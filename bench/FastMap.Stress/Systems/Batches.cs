@@ -68,6 +68,16 @@ public static class Batches
     }
 
     /// <summary><see cref="IMapUnderTest.Restore"/> as one create-or-replace update per key; returns the failures.</summary>
+    /// <summary>bulk-lookup for systems without a bulk call: one lookup a key.</summary>
+    public static int LookupEach<TMap>(in TMap m, ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results)
+        where TMap : struct, IMapUnderTest
+    {
+        int found = 0;
+        for (int i = 0; i < keys.Length; i++)
+            found += (results[i] = m.Lookup(in keys[i], out values[i])) == St.Ok ? 1 : 0;
+        return found;
+    }
+
     public static int UpdateEach<TMap>(TMap m, ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values)
         where TMap : struct, IMapUnderTest
     {

@@ -50,6 +50,16 @@ public readonly struct FastMapManaged(BpfMap map) : IMapUnderTest, IBatchScanner
         return Batches.FinishUpdate(this, (int)st, applied, keys, values);
     }
 
+    /// <summary>LookupBulk: one call for the whole group of keys.</summary>
+    public int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results)
+    {
+        if (_map.LookupBulk<Key16, Value32>(keys, values, System.Runtime.InteropServices.MemoryMarshal.Cast<int, MapStatus>(results)) != MapStatus.Ok)
+            return -1;
+        int found = 0;
+        foreach (int r in results[..keys.Length]) found += r == 0 ? 1 : 0;
+        return found;
+    }
+
     public void Dispose() => _map.Dispose();
 }
 #endif

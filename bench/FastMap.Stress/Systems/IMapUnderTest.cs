@@ -56,4 +56,11 @@ public interface IMapUnderTest : IDisposable
 
     /// <summary>Creates or replaces entries, with no other thread writing; returns how many failed.</summary>
     int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values);
+
+    /// <summary>
+    /// bulk-lookup: looks every key up, copying found values out, in one call where the system has one (FastMap),
+    /// else key by key (<see cref="Batches.LookupEach"/>). <paramref name="results"/>[i] is 0 or -ENOENT; returns how
+    /// many were found.
+    /// </summary>
+    int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results);
 }

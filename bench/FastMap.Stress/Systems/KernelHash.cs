@@ -67,6 +67,7 @@ public readonly struct KernelHashMap(int fd) : IMapUnderTest, IBatchScanner
         return Batches.FinishUpdate(this, st, st != 0 && n == (uint)keys.Length ? 0 : (int)n, keys, values);
     }
 
+    public int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results) => Batches.LookupEach(in this, keys, values, results);
     public void Dispose() => KernelBpf.Close(Fd);
 }
 

@@ -48,7 +48,52 @@ public struct ConcurrentDictionaryMap(int capacity) : IMapUnderTest
         Batches.CompareAndDeleteEach(this, keys, revisions, results);
 
     public readonly int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
+    public readonly int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results) => Batches.LookupEach(in this, keys, values, results);
     public readonly void Dispose() => _d.Clear();
+}
+
+/// <summary>
+/// NonBlocking.ConcurrentDictionary&lt;Key16,Value32&gt; (NuGet NonBlocking, lock-free), called exactly as
+/// <see cref="ConcurrentDictionaryMap"/> is.
+/// </summary>
+public struct NonBlockingMap(int capacity) : IMapUnderTest
+{
+    private readonly NonBlocking.ConcurrentDictionary<Key16, Value32> _d =
+        new(concurrencyLevel: Environment.ProcessorCount, capacity: capacity);
+
+    public readonly int Lookup(in Key16 key, out Value32 value) => _d.TryGetValue(key, out value) ? St.Ok : St.ENOENT;
+
+    public readonly int Update(in Key16 key, in Value32 value, Upd flags)
+    {
+        if (flags == Upd.NoExist) return _d.TryAdd(key, value) ? St.Ok : St.EEXIST;
+        _d[key] = value; // as for ConcurrentDictionary: the indexer is the fastest overwrite
+        return St.Ok;
+    }
+
+    public readonly int Insert(in Key16 key, in Value32 value) => _d.TryAdd(key, value) ? St.Ok : St.EEXIST;
+    public readonly int Delete(in Key16 key) => _d.TryRemove(key, out _) ? St.Ok : St.ENOENT;
+    public readonly int CompareAndDelete(in Key16 key, in Value32 expected) =>
+        _d.TryRemove(new KeyValuePair<Key16, Value32>(key, expected)) ? St.Ok : St.EBUSY;
+    public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
+    public readonly int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.CopyAll(_d, keys, values, out count);
+    public readonly int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results) =>
+        Batches.CompareAndDeleteEach(this, keys, revisions, results);
+    public readonly int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
+    public readonly int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results) => Batches.LookupEach(in this, keys, values, results);
+    public readonly void Dispose() => _d.Clear();
+}
+
+public sealed class NonBlockingSystem : MapSystem
+{
+    public override string Name => "NonBlocking";
+    public override MemoryKind Memory => MemoryKind.ManagedHeap;
+    public override string? Unavailable => null;
+    public override string Notes => "NonBlocking.ConcurrentDictionary (lock-free), called as ConcurrentDictionary is";
+    public override MapInstance? Create(int maxEntries, out string? error)
+    {
+        error = null;
+        return new MapInstance<NonBlockingMap>(new NonBlockingMap(maxEntries)) { System = this };
+    }
 }
 
 /// <summary>Dictionary&lt;Key16,Value32&gt;: one thread only, the non-concurrent limit.</summary>
@@ -91,6 +136,7 @@ public struct DictionaryMap(int capacity) : IMapUnderTest
     public readonly int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results) =>
         Batches.CompareAndDeleteEach(this, keys, revisions, results);
     public readonly int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
+    public readonly int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results) => Batches.LookupEach(in this, keys, values, results);
     public readonly void Dispose() => _d.Clear();
 }
 

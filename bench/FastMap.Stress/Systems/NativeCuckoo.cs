@@ -1,44 +1,32 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using FastMap.Stress.Data;
 
 namespace FastMap.Stress.Systems;
 
-/// <summary>The ck_* functions of bench/peers/cuckoo_shim.cpp.</summary>
+/// <summary>The ck_* functions of bench/peers/cuckoo_shim.cpp. Per-op calls are SuppressGCTransition function
+/// pointers (a direct call, as a C++ program makes it); the scans and batches keep the transition.</summary>
 public sealed unsafe class CuckooAbi
 {
     public delegate* unmanaged<ulong, void*> Create;
     public delegate* unmanaged<void*, void> Destroy;
-    public delegate* unmanaged<void*, void*, void*, int> Find;
-    public delegate* unmanaged<void*, void*, void*, int> Insert;
-    public delegate* unmanaged<void*, void*, void*, ulong, int> Update;
-    public delegate* unmanaged<void*, void*, int> Erase;
-    public delegate* unmanaged<void*, void*, ulong, int> EraseCmp;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, int> Find;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, int> Insert;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int> Update;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, int> Erase;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, ulong, int> EraseCmp;
     public delegate* unmanaged<void*, void*, ulong*, ulong, int*, void> EraseCmpBatch;
     public delegate* unmanaged<void*, void*, void*, ulong, ulong*, int> Scan;
 
     /// <summary>Builds the shim with bench/peers/build.sh if needed, then binds it; or gives why not.</summary>
     public static CuckooAbi? Load(out string? reason)
     {
-        string peers = Path.Combine(Repo.Root, "bench/peers");
-        string so = Path.Combine(peers, "out/libcuckoo_shim.so");
-        string src = Path.Combine(peers, "cuckoo_shim.cpp");
-        if (!File.Exists(so) || (File.Exists(src) && File.GetLastWriteTimeUtc(src) > File.GetLastWriteTimeUtc(so)))
+        IntPtr h = NativePeers.Load("libcuckoo_shim.so", "cuckoo_shim.cpp", out reason);
+        if (h == IntPtr.Zero)
         {
             if (!File.Exists("/usr/include/libcuckoo/cuckoohash_map.hh"))
-            { reason = "libcuckoo header not found (apt-get install -y libcuckoo-dev)"; return null; }
-            try
-            {
-                var psi = new ProcessStartInfo("bash", [Path.Combine(peers, "build.sh")])
-                { RedirectStandardError = true, RedirectStandardOutput = true };
-                using var p = Process.Start(psi)!;
-                string err = p.StandardError.ReadToEnd();
-                p.WaitForExit();
-                if (p.ExitCode != 0) { reason = $"bench/peers/build.sh failed ({p.ExitCode}): {err.Trim()}"; return null; }
-            }
-            catch (Exception e) { reason = "could not run bench/peers/build.sh: " + e.Message; return null; }
+                reason = "libcuckoo is not installed: apt-get install -y libcuckoo-dev (.ci/run does this), then run again";
+            return null;
         }
-        if (!NativeLibrary.TryLoad(so, out IntPtr h)) { reason = $"NativeLibrary.TryLoad({so}) failed"; return null; }
         try
         {
             reason = null;
@@ -46,11 +34,11 @@ public sealed unsafe class CuckooAbi
             {
                 Create = (delegate* unmanaged<ulong, void*>)NativeLibrary.GetExport(h, "ck_create"),
                 Destroy = (delegate* unmanaged<void*, void>)NativeLibrary.GetExport(h, "ck_destroy"),
-                Find = (delegate* unmanaged<void*, void*, void*, int>)NativeLibrary.GetExport(h, "ck_find"),
-                Insert = (delegate* unmanaged<void*, void*, void*, int>)NativeLibrary.GetExport(h, "ck_insert"),
-                Update = (delegate* unmanaged<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_update"),
-                Erase = (delegate* unmanaged<void*, void*, int>)NativeLibrary.GetExport(h, "ck_erase"),
-                EraseCmp = (delegate* unmanaged<void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_erase_cmp"),
+                Find = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, int>)NativeLibrary.GetExport(h, "ck_find"),
+                Insert = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, int>)NativeLibrary.GetExport(h, "ck_insert"),
+                Update = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_update"),
+                Erase = (delegate* unmanaged[SuppressGCTransition]<void*, void*, int>)NativeLibrary.GetExport(h, "ck_erase"),
+                EraseCmp = (delegate* unmanaged[SuppressGCTransition]<void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_erase_cmp"),
                 EraseCmpBatch = (delegate* unmanaged<void*, void*, ulong*, ulong, int*, void>)NativeLibrary.GetExport(h, "ck_erase_cmp_batch"),
                 Scan = (delegate* unmanaged<void*, void*, void*, ulong, ulong*, int>)NativeLibrary.GetExport(h, "ck_scan"),
             };
@@ -124,6 +112,7 @@ public readonly unsafe struct CuckooMap(CuckooAbi abi, void* map) : IMapUnderTes
     }
 
     public int Restore(ReadOnlySpan<Key16> keys, ReadOnlySpan<Value32> values) => Batches.UpdateEach(this, keys, values);
+    public int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results) => Batches.LookupEach(in this, keys, values, results);
     public void Dispose() => _abi.Destroy(_m);
 }
 

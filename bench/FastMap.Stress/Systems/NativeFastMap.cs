@@ -3,15 +3,18 @@ using FastMap.Stress.Data;
 
 namespace FastMap.Stress.Systems;
 
-/// <summary>The fm_* entry points of libfastmap.so (include/fastmap.h), bound once with NativeLibrary.</summary>
+/// <summary>The fm_* entry points of libfastmap.so (include/fastmap.h), bound once with NativeLibrary. Per-op calls
+/// are SuppressGCTransition function pointers: a direct call, as a C program makes it, without the managed-to-native
+/// transition a C caller never pays (what remains is the library's own entry: NativeAOT's transition, the handle,
+/// the checks, errno).</summary>
 public sealed unsafe class FastMapAbi
 {
     public delegate* unmanaged<uint, byte*, uint, uint, uint, void*, int> Create;
     public delegate* unmanaged<int, int> Close;
-    public delegate* unmanaged<int, void*, void*, int> Lookup;
-    public delegate* unmanaged<int, void*, void*, ulong, int> Update;
-    public delegate* unmanaged<int, void*, int> Delete;
-    public delegate* unmanaged<int, void*, void*, uint, uint, int> DeleteCmp;
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int> Lookup;
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, ulong, int> Update;
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, int> Delete;
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, uint, uint, int> DeleteCmp;
     public delegate* unmanaged<void> ReadLock;
     public delegate* unmanaged<void> ReadUnlock;
     public delegate* unmanaged<int, void*, void*> LookupPtr;
@@ -19,6 +22,7 @@ public sealed unsafe class FastMapAbi
     public delegate* unmanaged<int, void*, void*, void*, void*, uint*, ulong, int> LookupBatch;
     public delegate* unmanaged<int, void*, void*, uint*, ulong, int> UpdateBatch;
     public delegate* unmanaged<int, void*, void*, uint, uint, int*, uint*, int> DeleteBatchCmp;
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int*, uint, int> LookupBulk; // optional: null before it existed
     public string Path = "";
 
     /// <summary>Null when the library has the batch exports gc-pass calls, else why not.</summary>
@@ -42,10 +46,10 @@ public sealed unsafe class FastMapAbi
         }
         abi.Create = (delegate* unmanaged<uint, byte*, uint, uint, uint, void*, int>)Get("fm_map_create");
         abi.Close = (delegate* unmanaged<int, int>)Get("fm_map_close");
-        abi.Lookup = (delegate* unmanaged<int, void*, void*, int>)Get("fm_map_lookup_elem");
-        abi.Update = (delegate* unmanaged<int, void*, void*, ulong, int>)Get("fm_map_update_elem");
-        abi.Delete = (delegate* unmanaged<int, void*, int>)Get("fm_map_delete_elem");
-        abi.DeleteCmp = (delegate* unmanaged<int, void*, void*, uint, uint, int>)Get("fm_map_delete_elem_cmp");
+        abi.Lookup = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int>)Get("fm_map_lookup_elem");
+        abi.Update = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, ulong, int>)Get("fm_map_update_elem");
+        abi.Delete = (delegate* unmanaged[SuppressGCTransition]<int, void*, int>)Get("fm_map_delete_elem");
+        abi.DeleteCmp = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, uint, uint, int>)Get("fm_map_delete_elem_cmp");
         abi.ReadLock = (delegate* unmanaged<void>)Get("fm_read_lock");
         abi.ReadUnlock = (delegate* unmanaged<void>)Get("fm_read_unlock");
         abi.LookupPtr = (delegate* unmanaged<int, void*, void*>)Get("fm_map_lookup_elem_ptr");
@@ -58,6 +62,8 @@ public sealed unsafe class FastMapAbi
             abi.UpdateBatch = (delegate* unmanaged<int, void*, void*, uint*, ulong, int>)ub;
             abi.DeleteBatchCmp = (delegate* unmanaged<int, void*, void*, uint, uint, int*, uint*, int>)db;
         }
+        if (NativeLibrary.TryGetExport(h, "fm_map_lookup_bulk", out IntPtr lk))
+            abi.LookupBulk = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int*, uint, int>)lk;
         reason = null;
         return abi;
     }
@@ -150,6 +156,21 @@ public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderT
             st = _abi.UpdateBatch(_fd, k, v, &n, 0);
         // An argument error leaves count as passed in: then nothing was applied.
         return Batches.FinishUpdate(this, st, st != 0 && n == (uint)keys.Length ? 0 : (int)n, keys, values);
+    }
+
+    /// <summary>fm_map_lookup_bulk when the library has it, else key by key.</summary>
+    public int LookupBulk(ReadOnlySpan<Key16> keys, Span<Value32> values, Span<int> results)
+    {
+        if (_abi.LookupBulk == null) return Batches.LookupEach(in this, keys, values, results);
+        int st;
+        fixed (Key16* k = keys)
+        fixed (Value32* v = values)
+        fixed (int* r = results)
+            st = _abi.LookupBulk(_fd, k, v, r, (uint)keys.Length);
+        if (st != 0) return -1;
+        int found = 0;
+        foreach (int x in results[..keys.Length]) found += x == 0 ? 1 : 0;
+        return found;
     }
 
     public void Dispose() => _abi.Close(_fd);

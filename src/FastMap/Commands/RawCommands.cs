@@ -81,6 +81,9 @@ internal static unsafe class RawCommands
     public static int DeleteBatchCompare(int fd, byte* keys, byte* compares, uint compareOffset, uint compareSize, int* results, uint* count) =>
         (int)BpfMap.DeleteCompareBatchCore(HandleTable.Get(fd), keys, compares, compareOffset, compareSize, results, count);
 
+    public static int LookupBulk(int fd, byte* keys, byte* values, int* results, uint count) =>
+        (int)BpfMap.LookupBulkCore(HandleTable.Get(fd), keys, values, results, count);
+
     public static byte* LookupPtr(int fd, byte* key) => HandleTable.Get(fd) is { } map ? map.LookupPointer(key) : null;
 
     public static void ReadLock() => Epoch.Enter();
