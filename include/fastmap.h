@@ -438,6 +438,381 @@ FM_API void fm_read_unlock(void);
  */
 FM_API void *fm_map_lookup_elem_ptr(int fd, const void *key);
 
+/* ---- Internal: what the inline reads below fetch once from the library -------------------------
+ * Not for programs: call fm_map_lookup_elem() and fm_read_lock() instead. */
+
+/** @brief Internal. The table of map layouts the inline reads use; its layout version and size. */
+FM_API const void *fm__layouts(/*out*/ uint32_t *version, /*out*/ uint32_t *handles);
+/** @brief Internal. The calling thread's epoch slot (attached on first use). */
+FM_API void *fm__thread(void);
+/** @brief Internal. The address of the global epoch. */
+FM_API const int64_t *fm__epoch(void);
+/** @brief Internal. Runs an epoch advance that fell due for the calling thread. */
+FM_API void fm__advance(void);
+
+/* ---- Inline reads ---------------------------------------------------------------------------------
+ * With GCC or Clang on x86-64 (SSE2), fm_map_lookup_elem(), fm_map_lookup_elem_ptr(), fm_read_lock(),
+ * fm_read_unlock() and fm_map_delete_elem_cmp() are inline functions over the map's layout, which the
+ * library publishes, so the common case costs no call into the library (liburcu's "static" flavour,
+ * here on by default). They answer exactly as the library does: a key in its home group, or absent
+ * with nothing placed past the group, is decided inline, and so is a compare-and-delete whose window
+ * differs (-EBUSY, nothing to write); anything else (keys in neighbour groups or overflow records, a
+ * writer in the middle of the value, a compare that matches, any argument the library would refuse, a
+ * closed or replaced handle, another layout version, array maps, spin-lock values, write-only handles)
+ * calls the library. Writes are always the library's. Define FM_NO_INLINE before including this
+ * header to call the library every time. Taking a function's address gives the library's function. */
+#if !defined(FM_NO_INLINE) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__SSE2__)
+#define FM_INLINE_READS 1
+#include <emmintrin.h>
+#include <errno.h>
+
+#define FM__LAYOUT_VERSION 1u /* src/FastMap/Abi/InlineLayout.cs: Version */
+#define FM__STATE_INLINE   1u
+#define FM__CAN_WRITE      1u /* the handle may write (not FM_F_RDONLY) */
+#define FM__COMPARES       2u /* compare-and-delete is supported (a plain hash map) */
+#define FM__INLINE static inline __attribute__((always_inline))
+
+/* One map's layout (InlineLayout.Descriptor): 128 bytes. */
+struct fm__layout {
+	uint32_t gen;   /* even: stable; odd: being rewritten */
+	uint32_t state; /* FM__STATE_INLINE: inline reads may run */
+	uint32_t version;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t value_offset;
+	uint32_t stride;
+	uint32_t group_bytes;
+	uint32_t group_bits;
+	uint32_t flags; /* FM__CAN_WRITE, FM__COMPARES */
+	uint64_t seed;
+	const uint8_t *ctrl;
+	const uint8_t *entries;
+	uint8_t pad1[64];
+};
+
+/* A thread's epoch slot (Epoch.cs): announced epoch, owner, nesting depth, an advance due. */
+struct fm__slot {
+	int64_t announce;
+	int32_t owner;
+	int32_t depth;
+	int32_t advance_due;
+};
+
+static __thread struct fm__slot *fm__self;
+static const struct fm__layout *fm__table;  /* per translation unit: fetched once */
+static uint32_t fm__table_handles;          /* 0 until fetched, or when the version differs */
+static int fm__table_fetched;
+static const int64_t *fm__global;
+
+FM__INLINE const struct fm__layout *fm__layout_of(int fd)
+{
+	if (!__atomic_load_n(&fm__table_fetched, __ATOMIC_ACQUIRE)) {
+		uint32_t version = 0, handles = 0;
+		const void *t = fm__layouts(&version, &handles);
+
+		__atomic_store_n(&fm__table, (const struct fm__layout *)t, __ATOMIC_RELAXED);
+		__atomic_store_n(&fm__table_handles, version == FM__LAYOUT_VERSION ? handles : 0u, __ATOMIC_RELAXED);
+		__atomic_store_n(&fm__table_fetched, 1, __ATOMIC_RELEASE);
+	}
+	if ((uint32_t)fd >= __atomic_load_n(&fm__table_handles, __ATOMIC_RELAXED))
+		return NULL;
+	return __atomic_load_n(&fm__table, __ATOMIC_RELAXED) + fd;
+}
+
+FM__INLINE uint64_t fm__fmix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xFF51AFD7ED558CCDull;
+	h ^= h >> 33;
+	h *= 0xC4CEB9FE1A85EC53ull;
+	return h ^ (h >> 33);
+}
+
+/* The library's key hash (KeyHash.cs), bit for bit. */
+FM__INLINE uint64_t fm__hash(const void *key, uint32_t n, uint64_t seed)
+{
+	const uint8_t *k = (const uint8_t *)key;
+	uint64_t a, b, h;
+	uint32_t i = 0, j;
+
+	/* n is the map's key size, known only at run time: hide the caller's object from the compiler so
+	 * it does not check the 8-byte reads below against, say, a 4-byte key of a map it cannot see. */
+	__asm__("" : "+r"(k));
+
+	if (n == 16) {
+		__extension__ typedef unsigned __int128 fm__u128;
+		fm__u128 p;
+
+		memcpy(&a, k, 8);
+		memcpy(&b, k + 8, 8);
+		a ^= seed ^ 0x9E3779B97F4A7C15ull;
+		b ^= ((seed << 32) | (seed >> 32)) ^ 0xBF58476D1CE4E5B9ull;
+		p = (fm__u128)a * b;
+		return (uint64_t)(p >> 64) ^ (uint64_t)p;
+	}
+	h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&a, k + i, 8);
+		h = (h ^ a) * 0xBF58476D1CE4E5B9ull;
+	}
+	if (i < n) {
+		uint64_t tail = 0;
+
+		for (j = 0; i + j < n; j++)
+			tail |= (uint64_t)k[i + j] << (8 * j);
+		h = (h ^ tail) * 0x94D049BB133111EBull;
+	}
+	return fm__fmix(h);
+}
+
+/* Bytes equal: 8 at a time, then the tail. Inline, as the library's compare is; libc's memcmp would
+ * be a call through the PLT for a size known only at run time. */
+FM__INLINE int fm__same(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+	uint64_t x, y;
+	uint32_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return 0;
+	}
+	for (; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/* A value copy: 16 bytes at a time, then 8, 4, 2, 1. */
+FM__INLINE void fm__copy(uint8_t *d, const uint8_t *s, uint32_t n)
+{
+	uint32_t i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm_storeu_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(s + i)));
+	if (n - i >= 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, 8);
+		memcpy(d + i, &x, 8);
+		i += 8;
+	}
+	if (n - i >= 4) {
+		uint32_t x;
+
+		memcpy(&x, s + i, 4);
+		memcpy(d + i, &x, 4);
+		i += 4;
+	}
+	if (n - i >= 2) {
+		uint16_t x;
+
+		memcpy(&x, s + i, 2);
+		memcpy(d + i, &x, 2);
+		i += 2;
+	}
+	if (n - i == 1)
+		d[i] = s[i];
+}
+
+/* Where a key would be: the layout it was found with, its entry, and the fields the caller needs. */
+struct fm__probe {
+	const struct fm__layout *l;
+	uint32_t gen;
+	uint32_t word;
+	const uint8_t *ctrl;
+	const uint8_t *entry;    /* the value's first byte */
+	uint32_t value_size;
+	uint32_t flags;
+};
+
+/* Reads fd's layout into registers, uses it only if it was consistent (nothing is dereferenced before
+ * gen is read again), then probes the key's home group: 0 found (p->entry), -ENOENT absent, 1 undecided. */
+FM__INLINE int fm__probe(int fd, const void *key, struct fm__probe *p)
+{
+	const struct fm__layout *l = fm__layout_of(fd);
+	const uint8_t *ctrl, *entries;
+	uint32_t gen, g, m, w, tag, key_size, group_bits, group_bytes, stride, value_offset;
+	uint64_t h, seed;
+	__m128i c;
+
+	if (!l || !key)
+		return 1;
+	gen = __atomic_load_n(&l->gen, __ATOMIC_ACQUIRE);
+	if ((gen & 1) || __atomic_load_n(&l->state, __ATOMIC_RELAXED) != FM__STATE_INLINE
+	    || __atomic_load_n(&l->version, __ATOMIC_RELAXED) != FM__LAYOUT_VERSION)
+		return 1;
+	key_size = __atomic_load_n(&l->key_size, __ATOMIC_RELAXED);
+	group_bits = __atomic_load_n(&l->group_bits, __ATOMIC_RELAXED);
+	group_bytes = __atomic_load_n(&l->group_bytes, __ATOMIC_RELAXED);
+	stride = __atomic_load_n(&l->stride, __ATOMIC_RELAXED);
+	value_offset = __atomic_load_n(&l->value_offset, __ATOMIC_RELAXED);
+	p->value_size = __atomic_load_n(&l->value_size, __ATOMIC_RELAXED);
+	p->flags = __atomic_load_n(&l->flags, __ATOMIC_RELAXED);
+	seed = __atomic_load_n(&l->seed, __ATOMIC_RELAXED);
+	ctrl = __atomic_load_n(&l->ctrl, __ATOMIC_RELAXED);
+	entries = __atomic_load_n(&l->entries, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the fields are read before gen is read again */
+	if (__atomic_load_n(&l->gen, __ATOMIC_RELAXED) != gen)
+		return 1;
+	p->l = l;
+	p->gen = gen;
+	__asm__("" : "+r"(key)); /* as in fm__hash: the key's size is the map's, not what the caller's type says */
+	h = fm__hash(key, key_size, seed);
+	g = (uint32_t)((h >> 32) >> (32 - group_bits));
+	tag = 0x80u | (uint32_t)((h >> (57 - group_bits)) & 0x7F);
+	p->ctrl = ctrl + (size_t)g * 16;
+	c = _mm_load_si128((const __m128i *)p->ctrl);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* tags before the entries they publish */
+	w = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(c, 12));
+	p->word = w;
+	m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(c, _mm_set1_epi8((char)tag))) & 0x7FFu;
+	for (; m; m &= m - 1) {
+		const uint8_t *e = entries + (size_t)g * group_bytes + (size_t)__builtin_ctz(m) * stride;
+
+		if (key_size == 16 ? fm__same(e, (const uint8_t *)key, 16) : fm__same(e, (const uint8_t *)key, key_size)) {
+			p->entry = e + value_offset;
+			return 0;
+		}
+	}
+	/* Absent here is absent everywhere only if no key was placed past this group (outbound count
+	 * at byte 11) and the group has no overflow records (bit 1 of the word). */
+	if (((const uint8_t *)p->ctrl)[11] != 0 || (w & 2))
+		return 1;
+	return -ENOENT;
+}
+
+/* The layout did not change and the map stayed open while the probe's answer was read. */
+FM__INLINE int fm__still(const struct fm__probe *p)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&p->l->state, __ATOMIC_RELAXED) == FM__STATE_INLINE
+		&& __atomic_load_n(&p->l->gen, __ATOMIC_RELAXED) == p->gen;
+}
+
+FM__INLINE int fm__lookup_elem_inline(int fd, const void *key, void *value)
+{
+	struct fm__probe p;
+	int r = fm__probe(fd, key, &p);
+
+	if (r == 0) {
+		if (!value || (p.word & 4)) /* NULL value, or a writer in the middle of one */
+			r = 1;
+		else {
+			fm__copy((uint8_t *)value, p.entry, p.value_size);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the copy completes before the word is read again */
+			if (((__atomic_load_n((const uint32_t *)(p.ctrl + 12), __ATOMIC_RELAXED) ^ p.word) & ~3u) != 0)
+				r = 1;
+		}
+	}
+	if (r != 1 && !fm__still(&p))
+		r = 1;
+	if (r == 1)
+		return (fm_map_lookup_elem)(fd, key, value);
+	if (r < 0)
+		errno = -r;
+	return r;
+}
+
+FM__INLINE void *fm__lookup_elem_ptr_inline(int fd, const void *key)
+{
+	struct fm__probe p;
+	int r = fm__probe(fd, key, &p);
+
+	if (r != 1 && !fm__still(&p))
+		r = 1;
+	if (r == 1)
+		return (fm_map_lookup_elem_ptr)(fd, key);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	return (void *)p.entry;
+}
+
+/* Compare-and-delete decides inline only what needs no write: after every check the library makes
+ * before the store passes (a writable plain hash map, compare not NULL, the window inside the value),
+ * a key absent from its home group with nothing placed past it (-ENOENT), or present with a window
+ * that differs (-EBUSY), validated like a copying lookup: the library's unlocked compare, linearized
+ * at the same point. A match (the delete itself) and everything else is the library's. */
+FM__INLINE int fm__delete_elem_cmp_inline(int fd, const void *key, const void *compare, uint32_t offset, uint32_t size)
+{
+	struct fm__probe p;
+	int r = fm__probe(fd, key, &p);
+
+	if (r != 1) {
+		uint32_t n = size ? size : p.value_size;
+
+		__asm__("" : "+r"(compare)); /* n bytes, as the caller promised; not what its type says */
+		if ((p.flags & (FM__CAN_WRITE | FM__COMPARES)) != (FM__CAN_WRITE | FM__COMPARES) || !compare
+		    || n > p.value_size || offset > p.value_size - n)
+			r = 1; /* a check fails: the library answers, in its order */
+		else if (r == 0) {
+			if ((p.word & 4) || fm__same(p.entry + offset, (const uint8_t *)compare, n))
+				r = 1; /* a writer mid-value, or a match: the locked delete is the library's */
+			else {
+				__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the compare completes before the word is read again */
+				r = ((__atomic_load_n((const uint32_t *)(p.ctrl + 12), __ATOMIC_RELAXED) ^ p.word) & ~3u) != 0
+					? 1 : -EBUSY;
+			}
+		}
+	}
+	if (r != 1 && !fm__still(&p))
+		r = 1;
+	if (r == 1)
+		return (fm_map_delete_elem_cmp)(fd, key, compare, offset, size);
+	errno = -r;
+	return r;
+}
+
+static inline struct fm__slot *fm__me(void)
+{
+	struct fm__slot *t = fm__self;
+
+	if (!t)
+		t = fm__self = (struct fm__slot *)fm__thread();
+	return t;
+}
+
+static inline void fm__read_lock_inline(void)
+{
+	struct fm__slot *t = fm__me();
+
+	if (t->depth++ == 0) {
+		const int64_t *g = __atomic_load_n(&fm__global, __ATOMIC_RELAXED);
+
+		if (!g)
+			__atomic_store_n(&fm__global, g = fm__epoch(), __ATOMIC_RELAXED);
+		/* Release: nothing before the section moves into it. Store-to-load ordering against the
+		 * reclaimer comes from its process-wide barrier, as for the library's own sections. */
+		__atomic_store_n(&t->announce, __atomic_load_n(g, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+	}
+}
+
+static inline void fm__read_unlock_inline(void)
+{
+	struct fm__slot *t = fm__self;
+
+	if (!t || t->depth == 0) {
+		(fm_read_unlock)(); /* without a matching fm_read_lock(): the library's answer */
+		return;
+	}
+	if (--t->depth == 0) {
+		__atomic_store_n(&t->announce, 0, __ATOMIC_RELEASE); /* every load of the section comes first */
+		if (t->advance_due)
+			fm__advance();
+	}
+}
+
+#define fm_map_lookup_elem(fd, key, value) fm__lookup_elem_inline((fd), (key), (value))
+#define fm_map_lookup_elem_ptr(fd, key)    fm__lookup_elem_ptr_inline((fd), (key))
+#define fm_map_delete_elem_cmp(fd, key, compare, offset, size) \
+	fm__delete_elem_cmp_inline((fd), (key), (compare), (offset), (size))
+#define fm_read_lock()                     fm__read_lock_inline()
+#define fm_read_unlock()                   fm__read_unlock_inline()
+#endif /* inline reads */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -103,6 +103,7 @@ public sealed unsafe partial class BpfMap : IDisposable
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
             return;
+        InlineLayout.Close(Handle);                   // C inline reads call the library from now on (EBADF)
         HandleTable.Remove(Handle, this);
         // The closed flag is this map's "unlink": an operation that saw it clear entered its
         // section first, so the store outlives it (Epoch rule 4).

@@ -23,7 +23,11 @@ public sealed unsafe class FastMapAbi
     public delegate* unmanaged<int, void*, void*, uint*, ulong, int> UpdateBatch;
     public delegate* unmanaged<int, void*, void*, uint, uint, int*, uint*, int> DeleteBatchCmp;
     public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int*, uint, int> LookupBulk; // optional: null before it existed
+    // The refresh in a section (lock, lookup_ptr, store, lookup_ptr, unlock) as one C function of the reads shim.
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, ulong, int> StoreRevision;
     public string Path = "";
+    /// <summary>How lookups reach the map: fastmap.h's inline reads (the shim) or the library's exports, and why.</summary>
+    public string Reads = "";
 
     /// <summary>Null when the library has the batch exports gc-pass calls, else why not.</summary>
     public string? BatchUnavailable =>
@@ -64,8 +68,33 @@ public sealed unsafe class FastMapAbi
         }
         if (NativeLibrary.TryGetExport(h, "fm_map_lookup_bulk", out IntPtr lk))
             abi.LookupBulk = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int*, uint, int>)lk;
+        abi.BindInlineReads(h);
         reason = null;
         return abi;
+    }
+
+    /// <summary>
+    /// A C program's lookups (and compare-and-deletes) are fastmap.h's inline functions, not calls into the library:
+    /// when bench/peers/libfastmap_reads.so (those functions, compiled) was linked with the library loaded here,
+    /// lookups, in-place refreshes and compare-and-deletes go through it, one call per op as for the other C peers.
+    /// Otherwise through the exports.
+    /// </summary>
+    private void BindInlineReads(IntPtr lib)
+    {
+        string prefix = System.IO.Path.Combine(Repo.Root, "build/native-prefix");
+        IntPtr shim = NativePeers.Load("libfastmap_reads.so", "fastmap_reads.c", out string? why,
+            System.IO.Path.Combine(prefix, "include/fastmap.h"), System.IO.Path.Combine(prefix, "lib/libfastmap.so"));
+        if (shim == IntPtr.Zero) { Reads = "reads: library exports (" + why + ")"; return; }
+        var library = (delegate* unmanaged<void*>)NativeLibrary.GetExport(shim, "fms_library");
+        if (!NativeLibrary.TryGetExport(lib, "fm__layouts", out IntPtr layouts) || library() != (void*)layouts)
+        {
+            Reads = "reads: library exports (libfastmap_reads.so was linked with another libfastmap.so)";
+            return;
+        }
+        Lookup = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int>)NativeLibrary.GetExport(shim, "fms_lookup");
+        StoreRevision = (delegate* unmanaged[SuppressGCTransition]<int, void*, ulong, int>)NativeLibrary.GetExport(shim, "fms_store_revision");
+        DeleteCmp = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, uint, uint, int>)NativeLibrary.GetExport(shim, "fms_delete_cmp");
+        Reads = "reads: fastmap.h inline (bench/peers/fastmap_reads.c)";
     }
 }
 
@@ -107,6 +136,11 @@ public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderT
 
     public int StoreRevisionInPlace(in Key16 key, ulong revision)
     {
+        if (_abi.StoreRevision != null)
+        {
+            fixed (Key16* k = &key)
+                return _abi.StoreRevision(_fd, k, revision);
+        }
         _abi.ReadLock();
         try
         {
@@ -185,7 +219,7 @@ public sealed unsafe class NativeFastMapSystem(string? nativeLib) : MapSystem
     public override string Name => "FastMap-C";
     public override bool InPlace => true;
     public override MemoryKind Memory => MemoryKind.Rss;
-    public override string Notes => "libfastmap.so (NativeAOT) via delegate* unmanaged; gc-pass: fm_map_lookup_batch, fm_map_delete_batch_cmp";
+    public override string Notes => $"libfastmap.so (NativeAOT) via delegate* unmanaged; {_abi?.Reads}; gc-pass: fm_map_lookup_batch, fm_map_delete_batch_cmp";
     public override string? GcPassUnavailable => Unavailable ?? _abi!.BatchUnavailable;
 
     public override string? Unavailable

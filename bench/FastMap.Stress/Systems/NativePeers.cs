@@ -10,15 +10,18 @@ public static class NativePeers
     private static string? s_buildError;
     private static bool s_built;
 
-    /// <summary>Loads bench/peers/out/<paramref name="so"/> (building the peers first if needed), or gives why not.</summary>
-    public static IntPtr Load(string so, string source, out string? reason)
+    /// <summary>Loads bench/peers/out/<paramref name="so"/> (building the peers first if it is missing, or older than
+    /// its source or any of <paramref name="inputs"/>), or gives why not.</summary>
+    public static IntPtr Load(string so, string source, out string? reason, params string[] inputs)
     {
         string peers = Path.Combine(Repo.Root, "bench/peers");
         string path = Path.Combine(peers, "out", so);
         string src = Path.Combine(peers, source);
         lock (s_lock)
         {
-            if (!s_built && (!File.Exists(path) || (File.Exists(src) && File.GetLastWriteTimeUtc(src) > File.GetLastWriteTimeUtc(path))))
+            bool stale = !File.Exists(path) || inputs.Append(src)
+                .Any(f => File.Exists(f) && File.GetLastWriteTimeUtc(f) > File.GetLastWriteTimeUtc(path));
+            if (!s_built && stale)
             {
                 s_built = true;
                 try

@@ -123,6 +123,8 @@ public sealed unsafe partial class BpfMap
             return MapStatus.ENOMEM;
         }
         created.Handle = handle;
+        InlineLayout.Publish(handle, store as HashStore, (definition.Flags & MapFlags.WriteOnly) == 0,
+            (definition.Flags & MapFlags.ReadOnly) == 0);
         map = created;
         return MapStatus.Ok;
     }

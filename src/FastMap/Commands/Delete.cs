@@ -27,6 +27,8 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EFAULT;
         else if (cmp)
             ret = map.DeleteCompareChecked(key, compare, offset, size);
+        else if (map._hash is { } hash)
+            ret = hash.Delete(key);                   // direct, as in UpdateCore
         else
             ret = map._store.Delete(key);
         Epoch.Exit(t);

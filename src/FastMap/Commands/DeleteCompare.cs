@@ -17,7 +17,8 @@ public sealed unsafe partial class BpfMap
             return st;
         if (compare is null)
             return MapStatus.EFAULT;
-        return _store.CompareAndDelete(key, compare, offset, size);
+        // CheckCompareWindow let only stores that compare through, and those are hash stores: a direct call.
+        return _hash is { } hash ? hash.CompareAndDelete(key, compare, offset, size) : _store.CompareAndDelete(key, compare, offset, size);
     }
 
     /// <summary>

@@ -22,6 +22,8 @@ public sealed unsafe partial class BpfMap
             ret = MapStatus.EFAULT;
         else if ((flags & ~(ulong)ElemFlags.Lock) > (ulong)ElemFlags.Exist)
             ret = MapStatus.EINVAL;
+        else if (map._hash is { } hash)
+            ret = hash.Update(key, value, flags);     // a direct call: NativeAOT cannot devirtualize _store (no PGO)
         else
             ret = map._store.Update(key, value, flags);
         Epoch.Exit(t);

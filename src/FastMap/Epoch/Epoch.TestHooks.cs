@@ -13,7 +13,7 @@ internal static unsafe partial class Epoch
             int n = 0, chunks = Volatile.Read(ref s_chunkCount);
             for (int c = 0; c < chunks; c++)
                 for (int i = 0; i < ChunkSlots; i++)
-                    n += Volatile.Read(ref *(int*)(s_chunks[c] + i * SlotBytes + 8)) != 0 ? 1 : 0;
+                    n += Volatile.Read(ref *(int*)(s_chunks[c] + i * SlotBytes + OwnerOffset)) != 0 ? 1 : 0;
             return n;
         }
     }

@@ -46,20 +46,27 @@ namespace FastMap.Internal;
 /// </remarks>
 internal static unsafe partial class Epoch
 {
-    // Slot layout: one 64-byte line per thread so two readers never share a line.
-    // [0..8) announced epoch (0 = quiescent) | [8..12) owner flag | rest padding.
+    // Slot layout: one 64-byte line per thread so two readers never share a line. Native memory, so that
+    // fastmap.h's inline fm_read_lock/fm_read_unlock use the same slot and depth as .NET does.
+    // [0..8) announced epoch (0 = quiescent) | [8..12) owner flag | [12..16) nesting depth
+    // [16..20) an advance is due at the outermost exit (rule 7) | rest padding.
     private const int SlotBytes = 64;
+    private const int OwnerOffset = 8, DepthOffset = 12, AdvanceDueOffset = 16;
     private const int ChunkSlots = 256;        // slots per chunk; chunks never move or free
     private const int MaxChunks = 1024;        // 262,144 threads alive at once, far past any use
 
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private struct PaddedLong
+    // G, alone on its line pair (every reader loads it on entry, the reclaimer stores it rarely), in native
+    // memory so its address is fixed for fastmap.h's inline fm_read_lock. Never freed.
+    private static readonly long* s_global = AllocGlobal();
+
+    private static long* AllocGlobal()
     {
-        // Alone on its line pair: every reader loads it on entry, the reclaimer stores it rarely.
-        [FieldOffset(64)] public long Value;
+        var p = (long*)NativeMemory.AlignedAlloc(128, 128);
+        NativeMemory.Clear(p, 128);
+        p[8] = 1;
+        return p + 8;
     }
 
-    private static PaddedLong s_global = new() { Value = 1 };
     private static readonly byte** s_chunks = (byte**)NativeMemory.AllocZeroed(MaxChunks, (nuint)sizeof(byte*));
     private static int s_chunkCount;           // chunks published; grows under s_growLock
     private static readonly Lock s_growLock = new();
@@ -78,7 +85,7 @@ internal static unsafe partial class Epoch
     public static long Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Volatile.Read(ref s_global.Value);
+        get => Volatile.Read(ref *s_global);
     }
 
     /// <summary>True if the calling thread is inside a section.</summary>
@@ -104,7 +111,7 @@ internal static unsafe partial class Epoch
             // Rule 2: the announced value is one read of G. Volatile.Write is a release store:
             // nothing this thread did before the section moves into it; store-to-load ordering
             // against the reclaimer comes from its process-wide barrier (see remarks).
-            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref s_global.Value));
+            Volatile.Write(ref *(long*)t.Slot, Volatile.Read(ref *s_global));
         }
         return t;
     }
@@ -116,7 +123,7 @@ internal static unsafe partial class Epoch
         if (--t.Depth == 0)
         {
             Volatile.Write(ref *(long*)t.Slot, 0); // release, as in Exit()
-            if (t.AdvanceDue)
+            if (t.AdvanceDue != 0)
                 RunDueAdvance(t);
         }
     }
@@ -133,7 +140,7 @@ internal static unsafe partial class Epoch
         {
             // Release: every load of the section completes before the reclaimer can see 0 here.
             Volatile.Write(ref *(long*)t.Slot, 0);
-            if (t.AdvanceDue)
+            if (t.AdvanceDue != 0)
                 RunDueAdvance(t);
         }
     }
@@ -144,20 +151,20 @@ internal static unsafe partial class Epoch
     /// blocking reader).</summary>
     public static void RequestAdvance()
     {
-        if (PerThread.Slot is { } t && t.LastAttempt != Volatile.Read(ref s_global.Value))
-            t.AdvanceDue = true;
+        if (PerThread.Slot is { } t && t.LastAttempt != Volatile.Read(ref *s_global))
+            t.AdvanceDue = 1;
     }
 
     private static void RunDueAdvance(ThreadSlot t)
     {
-        t.AdvanceDue = false;
-        t.LastAttempt = Volatile.Read(ref s_global.Value);
+        t.AdvanceDue = 0;
+        t.LastAttempt = Volatile.Read(ref *s_global);
         TryAdvance();
     }
 
     /// <summary>True if memory retired with <paramref name="tag"/> may be reused now (rule 4).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsSafe(long tag) => Volatile.Read(ref s_global.Value) >= tag + 2;
+    public static bool IsSafe(long tag) => Volatile.Read(ref *s_global) >= tag + 2;
 
     /// <summary>
     /// Tries to advance the global epoch by one (rule 3). Never waits; returns the epoch in force
@@ -166,7 +173,7 @@ internal static unsafe partial class Epoch
     /// </summary>
     public static long TryAdvance()
     {
-        long g = Volatile.Read(ref s_global.Value);
+        long g = Volatile.Read(ref *s_global);
         // An announcement below g that is already visible blocks the advance whatever the barrier
         // would reveal, so look first and skip the barrier then (measured here: it costs 1.5 us in
         // a quiet process and 56 us while another thread of the process runs, the IPI's price in
@@ -180,7 +187,7 @@ internal static unsafe partial class Epoch
             return g;
         // The CAS is also the barrier that orders our scan before the new epoch becomes visible;
         // losing it means another thread advanced from g, which is just as good.
-        long seen = Interlocked.CompareExchange(ref s_global.Value, g + 1, g);
+        long seen = Interlocked.CompareExchange(ref *s_global, g + 1, g);
         if (seen == g && Volatile.Read(ref s_deferredCount) != 0)
             DrainDeferred();
         return seen == g ? g + 1 : seen;
@@ -228,7 +235,7 @@ internal static unsafe partial class Epoch
             byte* chunk = s_chunks[c];
             for (int i = 0; i < ChunkSlots; i++)
             {
-                int* owner = (int*)(chunk + i * SlotBytes + 8);
+                int* owner = (int*)(chunk + i * SlotBytes + OwnerOffset);
                 // CAS: two attaching threads must not both take one slot.
                 if (Volatile.Read(ref *owner) == 0 && Interlocked.CompareExchange(ref *owner, 1, 0) == 0)
                     return chunk + i * SlotBytes;
@@ -249,7 +256,7 @@ internal static unsafe partial class Epoch
                 throw new InvalidOperationException("FastMap: more than 262,144 threads alive in read-side sections.");
             byte* chunk = (byte*)NativeMemory.AlignedAlloc(ChunkSlots * SlotBytes, SlotBytes);
             NativeMemory.Clear(chunk, ChunkSlots * SlotBytes);
-            *(int*)(chunk + 8) = 1; // slot 0 is ours
+            *(int*)(chunk + OwnerOffset) = 1; // slot 0 is ours
             s_chunks[c] = chunk;
             // Release: a scanner that sees the new count sees the chunk pointer and its zeroes.
             Volatile.Write(ref s_chunkCount, c + 1);
@@ -261,17 +268,38 @@ internal static unsafe partial class Epoch
     internal sealed class ThreadSlot(byte* slot)
     {
         public readonly byte* Slot = slot;
-        public int Depth;
-        /// <summary>An advance is due at the outermost exit.</summary>
-        public bool AdvanceDue;
+
+        /// <summary>Nesting depth of the thread's sections (in the slot: fastmap.h's inline sections share it).</summary>
+        public ref int Depth => ref *(int*)(Slot + DepthOffset);
+
+        /// <summary>1 when an advance is due at the outermost exit (rule 7).</summary>
+        public ref int AdvanceDue => ref *(int*)(Slot + AdvanceDueOffset);
+
         /// <summary>The global epoch when this thread last attempted an advance.</summary>
         public long LastAttempt;
 
         ~ThreadSlot()
         {
-            // The thread is gone (its thread-static no longer reaches us): it reads nothing more.
+            // The thread is gone (its thread-static no longer reaches us): it reads nothing more. The slot is
+            // cleared before its owner flag, so the next thread to claim it starts at depth 0.
             Volatile.Write(ref *(long*)Slot, 0);
-            Volatile.Write(ref *(int*)(Slot + 8), 0);
+            Depth = 0;
+            AdvanceDue = 0;
+            Volatile.Write(ref *(int*)(Slot + OwnerOffset), 0);
         }
+    }
+
+    /// <summary>Address of the global epoch G (fastmap.h's inline fm_read_lock reads it).</summary>
+    internal static long* GlobalAddress => s_global;
+
+    /// <summary>The calling thread's slot, attaching one on first use (fastmap.h caches it per thread).</summary>
+    internal static byte* AttachCurrent() => (PerThread.Slot ?? Attach()).Slot;
+
+    /// <summary>Runs the advance that fell due for the calling thread (fastmap.h's inline fm_read_unlock calls this
+    /// when its outermost exit finds the flag set).</summary>
+    internal static void RunDueAdvanceForCurrent()
+    {
+        if (PerThread.Slot is { } t && t.Depth == 0 && t.AdvanceDue != 0)
+            RunDueAdvance(t);
     }
 }

@@ -193,6 +193,20 @@ internal sealed unsafe partial class HashStore : MapStore
     /// <summary>Test view: slots of a main group, and groups.</summary>
     internal (uint Slots, uint Groups) GeometryForTests => (_slots, _groupCount);
 
+    /// <summary>Fills the geometry fields of a C inline-read descriptor (<see cref="InlineLayout"/>).</summary>
+    internal void Describe(InlineLayout.Descriptor* d)
+    {
+        d->KeySize = KeySize;
+        d->ValueSize = ValueSize;
+        d->ValueOffset = _valueOffset;
+        d->Stride = _stride;
+        d->GroupBytes = _groupBytes;
+        d->GroupBits = (uint)_groupBits;
+        d->Seed = _seed;
+        d->Ctrl = (nint)_ctrl;
+        d->Entries = (nint)_entries;
+    }
+
     // ---- hashing and addressing ---------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
