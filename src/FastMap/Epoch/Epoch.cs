@@ -145,14 +145,25 @@ internal static unsafe partial class Epoch
         }
     }
 
+    /// <summary>Requests at one epoch after which the thread tries again (see <see cref="RequestAdvance"/>).</summary>
+    private const int RetryAfter = 64;
+
     /// <summary>Asks for an advance at the calling thread's outermost exit: a store found retired memory
-    /// it wanted to reuse still inside its grace period. At most one such attempt per thread and epoch (an
-    /// attempt may cost a process-wide barrier; another while the epoch has not moved would find the same
-    /// blocking reader).</summary>
+    /// it wanted to reuse still inside its grace period. One attempt per thread and epoch, and another
+    /// every <see cref="RetryAfter"/> requests while the epoch has not moved: an attempt may cost a
+    /// process-wide barrier, but the reader that refused the last one is usually gone a moment later (a
+    /// writer's section lasts one operation), and a thread that never tried again would stall reclamation
+    /// for good whenever it is the only one retiring (measured: a collector against a refreshing writer
+    /// stopped advancing after 54 epochs, and every insert after that went to an overflow record).</summary>
     public static void RequestAdvance()
     {
-        if (PerThread.Slot is { } t && t.LastAttempt != Volatile.Read(ref *s_global))
+        if (PerThread.Slot is not { } t)
+            return;
+        if (t.LastAttempt != Volatile.Read(ref *s_global) || ++t.Refused >= RetryAfter)
+        {
+            t.Refused = 0;
             t.AdvanceDue = 1;
+        }
     }
 
     private static void RunDueAdvance(ThreadSlot t)
@@ -277,6 +288,9 @@ internal static unsafe partial class Epoch
 
         /// <summary>The global epoch when this thread last attempted an advance.</summary>
         public long LastAttempt;
+
+        /// <summary>Requests since the last attempt, while the epoch stayed <see cref="LastAttempt"/>.</summary>
+        public int Refused;
 
         ~ThreadSlot()
         {
