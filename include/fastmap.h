@@ -487,7 +487,8 @@ struct fm__layout {
 	uint64_t seed;
 	const uint8_t *ctrl;
 	const uint8_t *entries;
-	uint8_t pad1[64];
+	const int32_t *pinned; /* nonzero once a value's address was handed out */
+	uint8_t pad1[56];
 };
 
 /* A thread's epoch slot (Epoch.cs): announced epoch, owner, nesting depth, an advance due. */
@@ -628,11 +629,15 @@ struct fm__probe {
 };
 
 /* Reads fd's layout into registers, uses it only if it was consistent (nothing is dereferenced before
- * gen is read again), then probes the key's home group: 0 found (p->entry), -ENOENT absent, 1 undecided. */
-FM__INLINE int fm__probe(int fd, const void *key, struct fm__probe *p)
+ * gen is read again), then probes the key's home group: 0 found (p->entry), -ENOENT absent, 1 undecided.
+ * With want_address, only in a map already pinned: the library pins a map (with a full barrier) before it
+ * hands out its first address, so that deletes keep freed slots out of reuse for a grace period; the pin
+ * is read before the tags, so a delete that saw no pin is visible to this probe. */
+FM__INLINE int fm__probe(int fd, const void *key, struct fm__probe *p, int want_address)
 {
 	const struct fm__layout *l = fm__layout_of(fd);
 	const uint8_t *ctrl, *entries;
+	const int32_t *pinned;
 	uint32_t gen, g, m, w, tag, key_size, group_bits, group_bytes, stride, value_offset;
 	uint64_t h, seed;
 	__m128i c;
@@ -653,9 +658,12 @@ FM__INLINE int fm__probe(int fd, const void *key, struct fm__probe *p)
 	seed = __atomic_load_n(&l->seed, __ATOMIC_RELAXED);
 	ctrl = __atomic_load_n(&l->ctrl, __ATOMIC_RELAXED);
 	entries = __atomic_load_n(&l->entries, __ATOMIC_RELAXED);
+	pinned = __atomic_load_n(&l->pinned, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the fields are read before gen is read again */
 	if (__atomic_load_n(&l->gen, __ATOMIC_RELAXED) != gen)
 		return 1;
+	if (want_address && __atomic_load_n(pinned, __ATOMIC_ACQUIRE) == 0)
+		return 1; /* the library pins the map, then answers */
 	p->l = l;
 	p->gen = gen;
 	__asm__("" : "+r"(key)); /* as in fm__hash: the key's size is the map's, not what the caller's type says */
@@ -694,7 +702,7 @@ FM__INLINE int fm__still(const struct fm__probe *p)
 FM__INLINE int fm__lookup_elem_inline(int fd, const void *key, void *value)
 {
 	struct fm__probe p;
-	int r = fm__probe(fd, key, &p);
+	int r = fm__probe(fd, key, &p, 0);
 
 	if (r == 0) {
 		if (!value || (p.word & 4)) /* NULL value, or a writer in the middle of one */
@@ -718,7 +726,7 @@ FM__INLINE int fm__lookup_elem_inline(int fd, const void *key, void *value)
 FM__INLINE void *fm__lookup_elem_ptr_inline(int fd, const void *key)
 {
 	struct fm__probe p;
-	int r = fm__probe(fd, key, &p);
+	int r = fm__probe(fd, key, &p, 1);
 
 	if (r != 1 && !fm__still(&p))
 		r = 1;
@@ -739,7 +747,7 @@ FM__INLINE void *fm__lookup_elem_ptr_inline(int fd, const void *key)
 FM__INLINE int fm__delete_elem_cmp_inline(int fd, const void *key, const void *compare, uint32_t offset, uint32_t size)
 {
 	struct fm__probe p;
-	int r = fm__probe(fd, key, &p);
+	int r = fm__probe(fd, key, &p, 0);
 
 	if (r != 1) {
 		uint32_t n = size ? size : p.value_size;

@@ -8,8 +8,9 @@
  *
  *   1. Differential, sparse: every key in its home group. Same return, errno, value bytes and value
  *      pointer as the library, for present and absent keys, key sizes 4..40, hash, LRU and per-CPU maps
- *      (every CPU's copy, as the library stores them), and no
- *      library call at all (which also proves the inline hash is the library's, bit for bit).
+ *      (every CPU's copy, as the library stores them), and, once the first address handed out has
+ *      pinned the map, no library call at all (which also proves the inline hash is the library's,
+ *      bit for bit).
  *   2. Differential, full: keys in neighbour groups and overflow records, deletes leaving limbo slots.
  *      Same answers; some lookups decided inline and some by the library.
  *   3. Everything inline reads must hand to the library: closed, negative and huge handles, NULL key
@@ -51,7 +52,8 @@ _Static_assert(offsetof(struct fm__layout, gen) == 0 && offsetof(struct fm__layo
 	       && offsetof(struct fm__layout, stride) == 24 && offsetof(struct fm__layout, group_bytes) == 28
 	       && offsetof(struct fm__layout, group_bits) == 32 && offsetof(struct fm__layout, flags) == 36
 	       && offsetof(struct fm__layout, seed) == 40 && offsetof(struct fm__layout, ctrl) == 48
-	       && offsetof(struct fm__layout, entries) == 56, "descriptor field offsets");
+	       && offsetof(struct fm__layout, entries) == 56 && offsetof(struct fm__layout, pinned) == 64,
+	       "descriptor field offsets");
 _Static_assert(offsetof(struct fm__slot, announce) == 0 && offsetof(struct fm__slot, depth) == 12
 	       && offsetof(struct fm__slot, advance_due) == 16, "epoch slot offsets (Epoch.cs)");
 
@@ -177,6 +179,13 @@ static void sparse(void)
 				make_value(v, vs, i);
 				CHECK_RET(fm_map_update_elem(fd, k, v, FM_NOEXIST), 0);
 			}
+			/* The first address handed out is the library's: it pins the map (deletes keep freed
+			 * slots for a grace period from then on); after that, inline. */
+			before = lib_calls();
+			fm_read_lock();
+			CHECK(fm_map_lookup_elem_ptr(fd, k) != NULL);
+			fm_read_unlock();
+			CHECK_RET(lib_calls() - before, 1);
 			before = lib_calls();
 			for (i = 0; i < 512; i++) { /* 256 present, 256 absent */
 				make_key(k, n, i);

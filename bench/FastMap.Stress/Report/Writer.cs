@@ -137,7 +137,8 @@ public static class Writer
                      $"(FastMap: `LookupBatch`, {Batches.ScanRoom:N0} entries a call; kernel: `BPF_MAP_LOOKUP_BATCH`, the same; libcuckoo: one `locked_table` copy, every bucket lock held; ConcurrentDictionary: enumeration), " +
                      "decides the stale third (`(key.A ^ key.B) % 3 == pass % 3`, the same keys in every system) and deletes it " +
                      $"(FastMap: `CompareAndDeleteBatch` on the snapshot revision, {GcPass.DeleteBatch:N0} keys a call; kernel: `BPF_MAP_DELETE_ELEM` per key, no compare; libcuckoo: `erase_fn` comparing the revision, per key; ConcurrentDictionary: `TryRemove(KeyValuePair)` per key). " +
-                     "The deleted keys are restored after each pass with the writer parked, untimed, so every pass starts from the same fill.");
+                     "The deleted keys are restored after each pass with the writer parked, untimed, so every pass starts from the same fill. " +
+                     "At S, each system's run starts with 0.2 s of unrecorded passes (the JIT tiers .NET code up for about that long).");
         b.AppendLine();
         b.AppendLine("*Pass* is entries deleted per second of scan + decide + delete (the GC figure the targets use); *delete phase* the same over the delete calls alone; *scan* entries copied per second of the scan. " +
                      "A deletion is *wrong* when a refresh newer than the snapshot had completed (its revision published) before the delete call of its batch started: exact for an atomic compare-and-delete, a lower bound for the kernel's plain delete. " +

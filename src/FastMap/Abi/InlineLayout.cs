@@ -53,6 +53,7 @@ internal static unsafe class InlineLayout
         [FieldOffset(40)] public ulong Seed;
         [FieldOffset(48)] public nint Ctrl;
         [FieldOffset(56)] public nint Entries;
+        [FieldOffset(64)] public nint Pinned;
     }
 
     private static readonly Descriptor* s_table = AllocTable();

@@ -64,7 +64,12 @@ public sealed unsafe partial class BpfMap
     {
         if (key is null || !TryEnter(out Epoch.ThreadSlot t))
             return null;
-        byte* v = _canRead ? _store.FindValue(key) : null;
+        byte* v = null;
+        if (_canRead)
+        {
+            _store.PinValues();                       // before the find: the pin's barrier orders it (HashStore remarks, 3)
+            v = _store.FindValue(key);
+        }
         Epoch.Exit(t); // the caller's own, outer section keeps the value alive
         return v;
     }

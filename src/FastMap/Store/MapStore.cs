@@ -57,8 +57,16 @@ internal abstract unsafe class MapStore : IDisposable
     /// the value's spin lock (<c>BPF_F_LOCK</c>). The copy is never torn by a concurrent writer.</summary>
     public abstract MapStatus Lookup(byte* key, byte* value, bool underLock);
 
-    /// <summary>The stored value of a key, in place, or null. Valid until the caller's section ends.</summary>
+    /// <summary>The stored value of a key, in place, or null. Valid until the caller's section ends when the
+    /// store was pinned first (<see cref="PinValues"/>).</summary>
     public abstract byte* FindValue(byte* key);
+
+    /// <summary>Called before a value's address is handed out (<c>lookup_elem_ptr</c>, <c>LookupRef</c>): from
+    /// then on the store keeps deleted memory for a grace period, so an address found inside a section keeps
+    /// naming its key until the section ends. Stores that never reuse memory ignore it.</summary>
+    public virtual void PinValues()
+    {
+    }
 
     /// <summary><c>map_get_next_key</c>: a null or absent key gives the first key; the end is
     /// <c>-ENOENT</c>; a null <paramref name="nextKey"/> is <c>-EFAULT</c>, checked last (the kernel

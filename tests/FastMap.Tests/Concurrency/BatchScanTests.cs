@@ -117,6 +117,53 @@ public sealed class BatchScanTests
         Assert.True(unlinked >= 3, $"only {unlinked} overflow records were unlinked during the scans");
     }
 
+    [Theory]
+    [Trait("Category", "Stress")]
+    [InlineData(4096)]   // every group fits a call: the straight copy (each block under one version check)
+    [InlineData(3)]      // calls end inside groups: the general walk, and straight copies from mid-group cursors
+    public void ScannedValuesAreNeverTornByInPlaceRefreshes(int batch)
+    {
+        // Few keys, all refreshed in place as fast as a writer can: a scan that copied a value while a refresh
+        // was halfway through it, and did not notice, returns one whose check word is not its revision's.
+        using BpfMap map = Maps.Hash(256);
+        for (ulong k = 0; k < 96; k++)
+            Assert.Equal(MapStatus.Ok, map.Put(k, 1));
+        int stop = 0;
+        long refreshes = 0;
+        var failures = new ConcurrentQueue<string>();
+        Threads.Run(2, t =>
+        {
+            if (t == 0)
+            {
+                ulong rev = 1;
+                for (ulong k = 0; Volatile.Read(ref stop) == 0; k = (k + 7) % 96)
+                {
+                    map.Put(k, ++rev, ElemFlags.Exist);
+                    refreshes++;
+                }
+                return;
+            }
+            try
+            {
+                for (int s = 0; s < 3000 && failures.IsEmpty; s++)
+                {
+                    var got = Scan(map, batch);
+                    if (got.Count != 96)
+                        failures.Enqueue($"scan {s}: {got.Count} keys, not 96");
+                    foreach ((ulong key, KeyedValue value) in got)
+                        if (!value.Encodes(key))
+                            failures.Enqueue($"scan {s}: key {key} came with a torn value {value}");
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref stop, 1);
+            }
+        });
+        Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(10)));
+        Assert.True(refreshes > 10_000, $"only {refreshes} refreshes ran during the scans");
+    }
+
     [Fact]
     [Trait("Category", "Stress")]
     public void LookupAndDeleteBatchesHandEachKeyToExactlyOneDeleter()

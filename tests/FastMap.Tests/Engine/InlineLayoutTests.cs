@@ -18,7 +18,7 @@ public sealed class InlineLayoutTests
         [
             ("Gen", 0), ("State", 4), ("Version", 8), ("KeySize", 12), ("ValueSize", 16), ("ValueOffset", 20),
             ("Stride", 24), ("GroupBytes", 28), ("GroupBits", 32), ("Flags", 36), ("Seed", 40), ("Ctrl", 48),
-            ("Entries", 56),
+            ("Entries", 56), ("Pinned", 64),
         ];
         foreach (var (field, offset) in expected)
             Assert.Equal(offset, (int)Marshal.OffsetOf<InlineLayout.Descriptor>(field));

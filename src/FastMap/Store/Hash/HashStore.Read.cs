@@ -234,23 +234,32 @@ internal sealed unsafe partial class HashStore
                 slot = hit.Slot;
             }
         }
-        byte* e = NextLive(g, record, slot);
-        if (e is null)
-            return MapStatus.ENOENT;
-        if (nextKey is null)
-            return MapStatus.EFAULT;
-        Buffer.MemoryCopy(e, nextKey, KeySize, KeySize);
-        return MapStatus.Ok;
+        while (true)
+        {
+            byte* e = NextLive(g, record, slot, out byte* ctrl, out uint word);
+            if (e is null)
+                return MapStatus.ENOENT;
+            if (nextKey is null)
+                return MapStatus.EFAULT;
+            Buffer.MemoryCopy(e, nextKey, KeySize, KeySize);
+            // The slot may be freed and refilled under the copy (remarks, 2d): keep the key only if its block's
+            // version did not move (an unlink moves it), so it is a key that was there, whole.
+            Volatile.ReadBarrier();
+            if (Group.SameVersion(word, Volatile.Read(ref Group.Word(ctrl))))
+                return MapStatus.Ok;
+        }
     }
 
-    /// <summary>The first live entry after (group g, record, slot) in iteration order, or null.</summary>
-    private byte* NextLive(uint g, uint record, int slot)
+    /// <summary>The first live entry after (group g, record, slot) in iteration order, or null; with its block and
+    /// the block's word from the snapshot its tag was live in.</summary>
+    private byte* NextLive(uint g, uint record, int slot, out byte* ctrl, out uint word)
     {
         for (; g < _groupCount; g++, record = 0, slot = -1)
         {
             if (record == 0)
             {
-                byte* e = LiveAfter(CtrlOf(g), EntriesOf(g), slot);
+                ctrl = CtrlOf(g);
+                byte* e = LiveAfter(ctrl, EntriesOf(g), slot, out word);
                 if (e is not null)
                     return e;
                 record = Volatile.Read(ref _chain[g]); // acquire, as in FindInChain
@@ -258,21 +267,25 @@ internal sealed unsafe partial class HashStore
             }
             while (record != 0)
             {
-                byte* r = _overflow.Address(record);
-                byte* e = LiveAfter(r, Overflow.Entries(r), slot);
+                ctrl = _overflow.Address(record);
+                byte* e = LiveAfter(ctrl, Overflow.Entries(ctrl), slot, out word);
                 if (e is not null)
                     return e;
-                record = Volatile.Read(ref Overflow.Next(r));
+                record = Volatile.Read(ref Overflow.Next(ctrl));
                 slot = -1;
             }
         }
+        ctrl = null;
+        word = 0;
         return null;
     }
 
     /// <summary>The entry of the first live tag after <paramref name="slot"/> in one block, or null.</summary>
-    private byte* LiveAfter(byte* ctrl, byte* entries, int slot)
+    private byte* LiveAfter(byte* ctrl, byte* entries, int slot, out uint word)
     {
-        uint live = Group.LiveMask(Vector128.LoadAligned(ctrl)) & (~0u << (slot + 1));
+        Vector128<byte> c = Vector128.LoadAligned(ctrl);
+        word = Group.WordOf(c);
+        uint live = Group.LiveMask(c) & (~0u << (slot + 1));
         Volatile.ReadBarrier();
         return live == 0 ? null : entries + (nuint)BitOperations.TrailingZeroCount(live) * _stride;
     }

@@ -61,8 +61,18 @@ internal sealed unsafe partial class HashStore
         MapStatus ret = MapStatus.ENOENT;
         uint next = buckets, copied = 0;
         uint ks = KeySize, vs = ValueSize;
+        bool direct = !delete && !underLock && keys is not null && values is not null;
         for (uint g = from >> (_bucketBits - _groupBits); g < _groupCount; g++)
         {
+            if (direct)
+            {
+                int d = CopyGroupDirect(g, from, keys + (nuint)copied * ks, values + (nuint)copied * vs, max - copied);
+                if (d >= 0)
+                {
+                    copied += (uint)d;
+                    continue;
+                }
+            }
             if (delete)
                 LockGroup(g);
             int n = CollectGroup(g, from, delete, ref hits, out uint last);
@@ -91,19 +101,20 @@ internal sealed unsafe partial class HashStore
                         t_hits = hits;
                     return MapStatus.EFAULT;
                 }
+                if (!delete)
+                {
+                    CopyRuns(hits, i, j, keys + (nuint)copied * ks, values + (nuint)copied * vs, underLock);
+                    copied += (uint)(j - i);
+                    i = j;
+                }
                 for (; i < j; i++, copied++)
                 {
                     ref ScanHit hit = ref hits[i];
                     byte* dk = keys + (nuint)copied * ks, dv = values + (nuint)copied * vs;
-                    if (delete)
-                    {
-                        CopyBytes(hit.Entry, dk, ks);
-                        CopyOutUnderGroupLock(hit.Entry + _valueOffset, dv, underLock);
-                        var h = new Hit { Ctrl = hit.Ctrl, Entry = hit.Entry, Group = hit.Group, Record = hit.Record, Slot = hit.Slot };
-                        Unlink(g, in h, _capacity.CurrentShard());
-                    }
-                    else
-                        CopyEntry(in hit, dk, dv, underLock);
+                    CopyBytes(hit.Entry, dk, ks);
+                    CopyOutUnderGroupLock(hit.Entry + _valueOffset, dv, underLock);
+                    var h = new Hit { Ctrl = hit.Ctrl, Entry = hit.Entry, Group = hit.Group, Record = hit.Record, Slot = hit.Slot };
+                    Unlink(g, in h, _capacity.CurrentShard());
                 }
             }
             if (delete)
@@ -121,10 +132,18 @@ internal sealed unsafe partial class HashStore
     /// <summary>
     /// The live keys whose home is group g and whose bucket is at least <paramref name="from"/>: in g's
     /// window (g, then the next groups while the one before says keys were placed past it) and in g's
-    /// records. A slot's home is its key's hash (stored keys are hashed again: a group may hold keys of
-    /// earlier homes). With <paramref name="locked"/> the caller holds g's lock, and each further group's
-    /// lock is taken here, ascending; <paramref name="last"/> is the last group locked or read.
+    /// records. With <paramref name="locked"/> the caller holds g's lock, and each further group's lock is
+    /// taken here, ascending; <paramref name="last"/> is the last group locked or read.
     /// </summary>
+    /// <remarks>
+    /// A key's bucket is the top bits of its hash, and its tag holds the 7 bits below its group's: so a key
+    /// known to live in its home group has its bucket in hand without hashing it again. Keys in g's records
+    /// are g's. Keys in g's own block are all g's when nothing was placed past g - 1, which is read after
+    /// the block: a key of an earlier home in the snapshot was counted in g - 1 before it was published
+    /// (2e), and is either still counted when the count is read, or was unlinked meanwhile, which moved
+    /// the block's version, read again last. Otherwise (and in the further groups of the window) each key
+    /// is hashed to find its home.
+    /// </remarks>
     private int CollectGroup(uint g, uint from, bool locked, ref ScanHit[] hits, out uint last)
     {
         int n = 0;
@@ -143,34 +162,190 @@ internal sealed unsafe partial class HashStore
             }
             byte* ctrl = CtrlOf(x);
             c = Vector128.LoadAligned(ctrl);
-            n = CollectBlock(g, c, ctrl, EntriesOf(x), x, 0, from, ref hits, n);
+            bool home = x == g && _bucketFromTag && OnlyHomeKeys(g, c);
+            n = CollectBlock(g, c, ctrl, EntriesOf(x), x, 0, from, home, ref hits, n);
         }
         for (uint id = Volatile.Read(ref _chain[g]); id != 0;)
         {
             byte* r = _overflow.Address(id);
-            n = CollectBlock(g, Vector128.LoadAligned(r), r, Overflow.Entries(r), g, id, from, ref hits, n);
+            n = CollectBlock(g, Vector128.LoadAligned(r), r, Overflow.Entries(r), g, id, from, _bucketFromTag, ref hits, n);
             id = Volatile.Read(ref Overflow.Next(r));
         }
         return n;
     }
 
+    /// <summary>
+    /// A scan without locks, copied straight out when all of group g's keys fit the room left: its own block,
+    /// the blocks its keys were placed in past it, its records, each block's entries at or past bucket
+    /// <paramref name="from"/> copied under one version check of the block (2c), again if a writer moved it.
+    /// Returns how many, or -1 when they may not fit (the general walk, <see cref="CollectGroup"/>, cuts at a
+    /// bucket edge). Nothing is written past <paramref name="room"/> entries.
+    /// </summary>
+    private int CopyGroupDirect(uint g, uint from, byte* dstKeys, byte* dstValues, uint room)
+    {
+        if (!_bucketFromTag)
+            return -1;
+        int n = 0;
+        if (!CopyBlockDirect(g, CtrlOf(g), EntriesOf(g), BlockKind.Own, from, dstKeys, dstValues, room, ref n, out Vector128<byte> c))
+            return -1;
+        uint end = WindowEnd(g);
+        for (uint x = g + 1; x <= end && Group.CountOf(c) != 0; x++)
+        {
+            if (!CopyBlockDirect(g, CtrlOf(x), EntriesOf(x), BlockKind.Further, from, dstKeys, dstValues, room, ref n, out c))
+                return -1;
+        }
+        for (uint id = Volatile.Read(ref _chain[g]); id != 0; id = Volatile.Read(ref Overflow.Next(_overflow.Address(id))))
+        {
+            byte* r = _overflow.Address(id);
+            if (!CopyBlockDirect(g, r, Overflow.Entries(r), BlockKind.Record, from, dstKeys, dstValues, room, ref n, out _))
+                return -1;
+        }
+        for (int x = 0; x < n; x++)
+            ClearLockWord(dstValues + (nuint)x * ValueSize);
+        return n;
+    }
+
+    /// <summary>Which keys a block holds: group g's own block (its keys, and maybe earlier homes'), a further block of
+    /// g's window (any home's), one of g's records (only g's).</summary>
+    private enum BlockKind { Own, Further, Record }
+
+    /// <summary>One block of <see cref="CopyGroupDirect"/>: copies home's keys in it to entries [n, ...) and advances
+    /// n; false if they might not fit. <paramref name="c"/> is the block snapshot the copy was validated against.</summary>
+    private bool CopyBlockDirect(uint home, byte* ctrl, byte* entries, BlockKind kind, uint from,
+        byte* dstKeys, byte* dstValues, uint room, ref int n, out Vector128<byte> c)
+    {
+        uint ks = KeySize, vs = ValueSize;
+        bool partial = from > home << _tagBucketBits; // the cursor is inside this group: skip buckets before it
+        while (true)
+        {
+            c = Vector128.LoadAligned(ctrl);
+            uint before = Group.WordOf(c);
+            if ((before & Group.Version) != 0)
+            {
+                WaitForWriter();
+                continue;
+            }
+            uint live = Group.LiveMask(c);
+            if (live == 0)
+                return true;
+            if ((uint)(n + BitOperations.PopCount(live)) > room)
+                return false;
+            bool fromTag = kind == BlockKind.Record || (kind == BlockKind.Own && OnlyHomeKeys(home, c));
+            Volatile.ReadBarrier();                   // tags before the entries they publish (2a)
+            int m = n;
+            for (; live != 0; live &= live - 1)
+            {
+                int i = BitOperations.TrailingZeroCount(live);
+                byte* e = entries + (nuint)i * _stride;
+                if (fromTag)
+                {
+                    if (partial && ((home << _tagBucketBits) | (uint)((ctrl[i] & 0x7F) >> (7 - _tagBucketBits))) < from)
+                        continue;
+                }
+                else
+                {
+                    ulong h = KeySize == 16 ? Hash<Key16Shape>(e) : Hash<AnyKeyShape>(e);
+                    if (GroupOf(h) != home || BucketOf(h) < from)
+                        continue;                     // another home's key, or returned by an earlier call
+                }
+                CopyBytes(e, dstKeys + (nuint)m * ks, ks);
+                CopyBytes(e + _valueOffset, dstValues + (nuint)m * vs, vs);
+                m++;
+            }
+            Volatile.ReadBarrier();                   // the copies complete before the word is read again
+            if (Group.SameVersion(before, Volatile.Read(ref Group.Word(ctrl))))
+            {
+                n = m;
+                return true;
+            }
+        }
+    }
+
+    /// <summary>True if the snapshot <paramref name="c"/> of group g's block holds only keys whose home is g (remarks of
+    /// <see cref="CollectGroup"/>). The loads are volatile, so they happen in program order after the snapshot's.</summary>
+    private bool OnlyHomeKeys(uint g, Vector128<byte> c)
+    {
+        if (g == 0)
+            return true;                              // windows do not wrap: nothing is placed before group 0
+        if (Volatile.Read(ref CtrlOf(g - 1)[Group.CountOffset]) != 0)
+            return false;
+        return Group.SameVersion(Group.WordOf(c), Volatile.Read(ref Group.Word(CtrlOf(g))));
+    }
+
     private int CollectBlock(uint home, Vector128<byte> c, byte* ctrl, byte* entries, uint g, uint record, uint from,
-        ref ScanHit[] hits, int n)
+        bool knownHome, ref ScanHit[] hits, int n)
     {
         Volatile.ReadBarrier();                       // tags before the entries they publish (2a)
-        for (uint live = Group.LiveMask(c); live != 0; live &= live - 1)
+        uint live = Group.LiveMask(c);
+        if (n + BitOperations.PopCount(live) > hits.Length)
+            Array.Resize(ref hits, Math.Max(hits.Length * 2, n + 16));
+        for (; live != 0; live &= live - 1)
         {
             int i = BitOperations.TrailingZeroCount(live);
             byte* e = entries + (nuint)i * _stride;
-            ulong h = KeySize == 16 ? Hash<Key16Shape>(e) : Hash<AnyKeyShape>(e);
-            uint bucket = BucketOf(h);
-            if (GroupOf(h) != home || bucket < from)
-                continue;                             // another home's key, or returned by an earlier call
-            if (n == hits.Length)
-                Array.Resize(ref hits, hits.Length * 2);
+            uint bucket;
+            if (knownHome)
+                bucket = (home << _tagBucketBits) | (uint)((ctrl[i] & 0x7F) >> (7 - _tagBucketBits));
+            else
+            {
+                ulong h = KeySize == 16 ? Hash<Key16Shape>(e) : Hash<AnyKeyShape>(e);
+                if (GroupOf(h) != home)
+                    continue;                         // another home's key
+                bucket = BucketOf(h);
+            }
+            if (bucket < from)
+                continue;                             // returned by an earlier call
             hits[n++] = new ScanHit { Bucket = bucket, Ctrl = ctrl, Entry = e, Group = g, Record = record, Slot = i };
         }
         return n;
+    }
+
+    /// <summary>
+    /// Copies hits [i, j) out, for a scan without the group locks: each block's run of hits under one version
+    /// check of the block (remarks of the class, 2c), copied again if a writer moved it; with a spin lock, value by
+    /// value under it.
+    /// </summary>
+    private void CopyRuns(ScanHit[] hits, int i, int j, byte* dstKeys, byte* dstValues, bool underLock)
+    {
+        uint ks = KeySize, vs = ValueSize;
+        while (i < j)
+        {
+            byte* ctrl = hits[i].Ctrl;
+            int k = i + 1;
+            while (k < j && hits[k].Ctrl == ctrl)
+                k++;
+            if (underLock)
+            {
+                for (int x = i; x < k; x++)
+                    CopyEntry(in hits[x], dstKeys + (nuint)(x - i) * ks, dstValues + (nuint)(x - i) * vs, true);
+            }
+            else
+            {
+                ref uint w = ref Group.Word(ctrl);
+                while (true)
+                {
+                    uint before = Volatile.Read(ref w);
+                    if ((before & Group.Version) == 0)
+                    {
+                        for (int x = i; x < k; x++)
+                        {
+                            byte* e = hits[x].Entry;
+                            CopyBytes(e, dstKeys + (nuint)(x - i) * ks, ks); // a live key's bytes never change
+                            CopyBytes(e + _valueOffset, dstValues + (nuint)(x - i) * vs, vs);
+                        }
+                        Volatile.ReadBarrier();
+                        if (Group.SameVersion(before, Volatile.Read(ref w)))
+                            break;
+                    }
+                    WaitForWriter();
+                }
+                for (int x = i; x < k; x++)
+                    ClearLockWord(dstValues + (nuint)(x - i) * vs);
+            }
+            dstKeys += (nuint)(k - i) * ks;
+            dstValues += (nuint)(k - i) * vs;
+            i = k;
+        }
     }
 
     /// <summary>Copies a scanned entry out; the value under its block's version check (2c), or its spin lock.</summary>

@@ -11,9 +11,9 @@ internal sealed unsafe partial class HashStore
         KeySize == 16 ? Update<Key16Shape>(key, value, flags) : Update<AnyKeyShape>(key, value, flags);
 
     /// <summary>
-    /// An existing key is overwritten in place: found without a lock, then under its group's lock only its
-    /// tag is checked again (a live tag still names the key: its slot cannot be reused while this section
-    /// lasts) and the value is written between two version steps. Everything else decides under the lock.
+    /// An existing key is overwritten in place: found without a lock, then under its group's lock its slot is
+    /// checked again (a live tag, the key's bytes) and the value is written between two version steps.
+    /// Everything else decides under the lock.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private MapStatus Update<TKey>(byte* key, byte* value, ulong flags) where TKey : struct, IKeyShape
@@ -32,7 +32,9 @@ internal sealed unsafe partial class HashStore
                 LockGroup(home);                      // the key's lock, then its block's (ascending)
                 if (hit.Group != home)
                     LockGroup(hit.Group);
-                bool live = hit.Ctrl[hit.Slot] >= Group.Live;
+                // Found without a lock, the slot may have been freed and reused since (limbo is kept only in
+                // pinned maps, 3): under the lock it is the key's if its tag is live and holds the key's bytes.
+                bool live = hit.Ctrl[hit.Slot] >= Group.Live && TKey.Equal(hit.Entry, key, KeySize);
                 if (live)
                     WriteInPlace(in hit, value);
                 if (hit.Group != home)
@@ -200,31 +202,43 @@ internal sealed unsafe partial class HashStore
     private MapStatus Delete<TKey>(byte* key) where TKey : struct, IKeyShape
     {
         ulong h = Hash<TKey>(key);
-        if (!Find<TKey>(key, h, out _))
+        if (!Find<TKey>(key, h, out Hit hit))
             return MapStatus.ENOENT;                  // linearized at the lookup: nothing to write
-        return LockedDelete<TKey>(key, h, null, 0, 0);
+        return LockedDelete<TKey>(key, h, null, 0, 0, in hit, -1);
     }
 
     /// <summary>
     /// Deletes under the key's locks: its home group's, then (ascending) every group up to the one that
     /// holds it, whose outbound counts the delete lowers. With <paramref name="compare"/>, only if the window
-    /// still matches (<c>-EBUSY</c> otherwise).
+    /// still matches (<c>-EBUSY</c> otherwise). <paramref name="seen"/> is where an unlocked find saw the key:
+    /// if its block's version has not moved since, nothing was unlinked there (3), so the key is still in that
+    /// slot and is not looked for again. <paramref name="shard"/> is the caller's capacity shard, or -1.
     /// </summary>
-    private MapStatus LockedDelete<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size) where TKey : struct, IKeyShape
+    private MapStatus LockedDelete<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size, in Hit seen, int shard)
+        where TKey : struct, IKeyShape
     {
         uint g = GroupOf(h);
         LockGroup(g);
         MapStatus ret = MapStatus.ENOENT;
-        if (Find<TKey>(key, h, out Hit hit))      // exact: only holders of g's lock insert or delete the key
+        Hit hit = seen;
+        LockRange(g + 1, hit.Group);
+        bool found = Group.SameVersion(hit.Word, Volatile.Read(ref Group.Word(hit.Ctrl)));
+        if (!found)
         {
-            LockRange(g + 1, hit.Group);
+            UnlockRange(g + 1, hit.Group);
+            // Exact: only holders of g's lock insert or delete the key.
+            if (found = Find<TKey>(key, h, out hit))
+                LockRange(g + 1, hit.Group);
+        }
+        if (found)
+        {
             // Under the locks no other writer of the key runs. A datapath store through an in-place pointer
             // is not excluded (nor is it in the kernel): compare a word written with one aligned store.
             if (compare is not null && !WindowCompare.Equal(ref *(hit.Entry + _valueOffset + offset), ref *compare, size))
                 ret = MapStatus.EBUSY;
             else
             {
-                Unlink(g, in hit, _capacity.CurrentShard());
+                Unlink(g, in hit, shard >= 0 ? shard : _capacity.CurrentShard());
                 ret = MapStatus.Ok;
             }
             UnlockRange(g + 1, hit.Group);
@@ -245,11 +259,12 @@ internal sealed unsafe partial class HashStore
         Volatile.Write(ref tag, Group.Limbo(0));      // the unlink: readers stop matching; the stamp is not used
         BumpVersion(hit.Ctrl);                        // a reader outside a section that matched it must look again (4b)
         bool due = _capacity.ReturnRetired(shard, _retireEvery); // a locked CAS: the unlink is visible before the read below
-        tag = Group.Limbo(Epoch.Current);             // the retire epoch, read after the unlink (Epoch rule 4)
+        bool pinned = Volatile.Read(ref *_pinned) != 0; // after the barrier above: the Dekker pair of PinValues (3)
+        tag = pinned ? Group.Limbo(Epoch.Current) : Group.Empty; // the retire epoch, read after the unlink (Epoch rule 4)
         // The groups the key's insert passed: their counts come down only now, after the unlink (2e).
         for (uint p = g; p < hit.Group; p++)
             Volatile.Write(ref CtrlOf(p)[Group.CountOffset], (byte)(CtrlOf(p)[Group.CountOffset] - 1));
-        if (due)
+        if (due && pinned)
             Epoch.RequestAdvance();                   // run at this thread's outermost exit (Epoch rule 7)
         if (hit.Record != 0 && Group.LiveMask(Vector128.LoadAligned(hit.Ctrl)) == 0)
             RemoveRecord(g, hit.Record);
@@ -320,19 +335,21 @@ internal sealed unsafe partial class HashStore
     /// <inheritdoc/>
     public override MapStatus CompareAndDelete(byte* key, byte* compare, uint offset, uint size) =>
         KeySize == 16
-            ? CompareAndDelete<Key16Shape>(key, Hash<Key16Shape>(key), compare, offset, size)
-            : CompareAndDelete<AnyKeyShape>(key, Hash<AnyKeyShape>(key), compare, offset, size);
+            ? CompareAndDelete<Key16Shape>(key, Hash<Key16Shape>(key), compare, offset, size, -1)
+            : CompareAndDelete<AnyKeyShape>(key, Hash<AnyKeyShape>(key), compare, offset, size, -1);
 
     /// <summary>
     /// The RFC's compare-and-delete. A validated unlocked compare answers <c>-ENOENT</c> or <c>-EBUSY</c>
     /// with no write (linearized at its snapshot: a stale revision costs no lock); a match is decided
     /// again under the group lock, where the compare and the unlink are one step against every writer.
     /// </summary>
-    private MapStatus CompareAndDelete<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size) where TKey : struct, IKeyShape
+    private MapStatus CompareAndDelete<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size, int shard)
+        where TKey : struct, IKeyShape
     {
+        Hit hit;
         while (true)
         {
-            if (!Find<TKey>(key, h, out Hit hit))
+            if (!Find<TKey>(key, h, out hit))
                 return MapStatus.ENOENT;
             if ((hit.Word & Group.Version) == 0)
             {
@@ -347,7 +364,7 @@ internal sealed unsafe partial class HashStore
             }
             WaitForWriter();
         }
-        return LockedDelete<TKey>(key, h, compare, offset, size);
+        return LockedDelete<TKey>(key, h, compare, offset, size, in hit, shard);
     }
 
     /// <inheritdoc/>
@@ -363,17 +380,18 @@ internal sealed unsafe partial class HashStore
     {
         public byte* Compares;
         public uint Offset, Size;
+        public int Shard;                             // the caller's capacity shard, read once for the batch
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly MapStatus Run(HashStore store, byte* key, ulong h, uint i) =>
-            store.CompareAndDelete<TKey>(key, h, Compares + (nuint)i * Size, Offset, Size);
+            store.CompareAndDelete<TKey>(key, h, Compares + (nuint)i * Size, Offset, Size, Shard);
     }
 
     /// <summary>The collector's loop, pipelined (<see cref="Pipeline{TKey, TStep}"/>): key i + 8's control line
     /// and key i + 4's candidate entry are in flight while key i is decided.</summary>
     private void CompareAndDeleteMany<TKey>(byte* keys, byte* compares, uint offset, uint size, int* results, uint n)
         where TKey : struct, IKeyShape =>
-        Pipeline<TKey, CompareDeleteStep<TKey>>(keys, results, n, new CompareDeleteStep<TKey> { Compares = compares, Offset = offset, Size = size });
+        Pipeline<TKey, CompareDeleteStep<TKey>>(keys, results, n, new CompareDeleteStep<TKey> { Compares = compares, Offset = offset, Size = size, Shard = _capacity.CurrentShard() });
 
     // ---- LRU ----------------------------------------------------------------------------------
 

@@ -35,16 +35,22 @@ namespace FastMap.Internal;
 ///   steps of its block's word (odd during the write, release stores, a write barrier after the first),
 ///   and a copying reader takes the version with the tags and re-reads it after a read barrier: a moved
 ///   or odd version means retry, so a copy is never torn. A reader that holds a value in place sees
-///   such overwrites (that is the in-place contract). (d) A deleted slot keeps its bytes until reused,
-///   and is reused only after a grace period (limbo below), so a reader that matched it before the
-///   delete still reads that key's last value, and never another key's. (e) Outbound counts are raised
+///   such overwrites (that is the in-place contract). (d) A deleted slot keeps its bytes until reused.
+///   In a map whose values were handed out by address it is reused only after a grace period (limbo
+///   below), so a reader that found it in a section still reads that key's last value, and never another
+///   key's; every other reader validates against the block's version (4). (e) Outbound counts are raised
 ///   before the tag they account for is published, and lowered only after it is unlinked, so a key
 ///   present throughout is reached by every probe that looks for it.</item>
 /// <item>Limbo. A delete turns the tag into a limbo stamp (<see cref="Group.Limbo"/>): first any stamp
-///   (the unlink: readers stop matching), then, after the capacity return's full barrier, the stamp of
-///   the epoch read after the unlink (Epoch rule 4). Stamps are read only by lock holders, so the first
-///   one is never used. An insert reuses a limbo slot only when <see cref="Group.LimboSafe"/>. Overflow
-///   records are unlinked when they hold no live key and retired the same way
+///   (the unlink: readers stop matching), then, after the capacity return's full barrier, either the stamp
+///   of the epoch read after the unlink (Epoch rule 4), or, if no value's address was ever handed out, the
+///   empty tag: the slot is free at once. Only section holders with an address need the grace period (a
+///   copying reader validates instead, and writers re-check what they found under the lock), and the pin
+///   word says whether there can be any: <see cref="PinValues"/> sets it with a full barrier before the find
+///   that hands an address out, and the unlink reads it after its own barrier, so either that find sees the
+///   unlink or the unlink sees the pin (Dekker). The pin is sticky. Stamps are read only by lock holders,
+///   so the first one is never used. An insert reuses a limbo slot only when <see cref="Group.LimboSafe"/>.
+///   Overflow records are unlinked when they hold no live key and retired through the epoch always
 ///   (<see cref="Overflow.Retire"/>); a reader walking one keeps a valid link to the rest of the chain.</item>
 /// <item>Lookups outside sections. A copying lookup (and a bulk lookup) runs without a read-side section, so
 ///   no grace period waits for it; what it reads may be reused under it. It is still exact because (a)
@@ -85,12 +91,18 @@ internal sealed unsafe partial class HashStore : MapStore
     private readonly Capacity _capacity;
     private readonly ulong _seed;
     private readonly int _bucketBits;       // batch buckets = 1 << _bucketBits (>= groups)
+    private readonly int _tagBucketBits;    // _bucketBits - _groupBits: a bucket's bits below its group's, all in the tag
+    private readonly bool _bucketFromTag;   // ...when there are at most 7 of them (always, for the sizes create allows)
     private readonly bool _lru;
     private readonly bool _compares;
     private readonly int _retireEvery;      // retires between epoch advances (Epoch rule 7)
     private readonly uint _maxEntries;
     private uint _evictHand;
     private int _disposed;
+    private readonly int* _pinned;          // nonzero once a value's address was handed out (remarks, 3); native for fastmap.h
+
+    /// <summary>Bytes after the control blocks for the pin word (a line of its own).</summary>
+    private const int PinBytes = 64;
     private long _recordLinks, _recordUnlinks;    // overflow records linked and unlinked so far (rare paths)
 
     /// <summary>Test hook: when nonzero, hashes are taken modulo this and re-spread, so keys share whole
@@ -112,6 +124,7 @@ internal sealed unsafe partial class HashStore : MapStore
         _entryMem = entries;
         _chainMem = chain;
         _ctrl = ctrl.Base;
+        _pinned = (int*)(ctrl.Base + (nuint)_groupCount * Group.CtrlBytes);
         _entries = entries.Base;
         _chain = (uint*)chain.Base;
         _overflow = overflow;
@@ -120,6 +133,8 @@ internal sealed unsafe partial class HashStore : MapStore
         _lru = lru;
         _compares = compares;
         _bucketBits = Math.Max(groupBits, BitOperations.Log2(BitOperations.RoundUpToPowerOf2(maxEntries)));
+        _tagBucketBits = _bucketBits - groupBits;
+        _bucketFromTag = _tagBucketBits <= 7;
         // An advance costs a process-wide barrier (1.5 us alone, about 56 us with another thread of the
         // process running, measured here), and limbo slots wait two advances: a sixteenth of the slots
         // between advances keeps limbo well inside the fifth of the slots no key may use.
@@ -146,7 +161,7 @@ internal sealed unsafe partial class HashStore : MapStore
         ulong groups = 1ul << groupBits;
         uint slots = (uint)((slotsWanted + groups - 1) / groups);
         ulong stride = ((keySize + 7ul) & ~7ul) + ((valueSize + 7ul) & ~7ul);
-        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes);
+        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes + PinBytes); // the pin word after the groups
         var entries = NativeRegion.Map(groups * slots * stride);
         var chain = NativeRegion.Map(groups * sizeof(uint));
         if (ctrl.Base is null || entries.Base is null || chain.Base is null)
@@ -193,9 +208,22 @@ internal sealed unsafe partial class HashStore : MapStore
     /// <summary>Test view: slots of a main group, and groups.</summary>
     internal (uint Slots, uint Groups) GeometryForTests => (_slots, _groupCount);
 
+    /// <inheritdoc/>
+    /// <remarks>A sticky flag, set with a full barrier before the caller's find: an unlink either is visible to
+    /// that find, or reads the flag set after its own barrier and keeps the slot in limbo (remarks, 3).</remarks>
+    public override void PinValues()
+    {
+        if (Volatile.Read(ref *_pinned) == 0)
+            Interlocked.Exchange(ref *_pinned, 1);
+    }
+
+    /// <summary>Test view: whether a value's address was ever handed out.</summary>
+    internal bool PinnedForTests => Volatile.Read(ref *_pinned) != 0;
+
     /// <summary>Fills the geometry fields of a C inline-read descriptor (<see cref="InlineLayout"/>).</summary>
     internal void Describe(InlineLayout.Descriptor* d)
     {
+        d->Pinned = (nint)_pinned;
         d->KeySize = KeySize;
         d->ValueSize = ValueSize;
         d->ValueOffset = _valueOffset;
