@@ -14,7 +14,7 @@ var threads = new Option<string>("--threads") { Description = "Thread counts, co
 var seconds = new Option<double?>("--seconds") { Description = "Timed seconds per measurement (default 0.1)" };
 var slices = new Option<int?>("--slices") { Description = "Slices a measurement is cut into; systems take turns slice by slice within a round (default 5)" };
 var gcSeconds = new Option<double?>("--gc-seconds") { Description = "Seconds per gc-race variant, and of gc-pass passes per system and round (default 0.3)" };
-var gcWriterMops = new Option<double?>("--gc-writer-mops") { Description = "gc-pass writer refreshes per second in millions (default: as fast as it can)" };
+var gcWriterMops = new Option<double?>("--gc-writer-mops") { Description = "gc-pass writer refreshes per second in millions; 0: as fast as it can (default 2: the same pressure on every system)" };
 var rounds = new Option<int?>("--rounds") { Description = "Rounds; medians are over rounds (default 3)" };
 var workloads = new Option<string>("--workloads") { Description = "Workloads or 'all': " + string.Join(",", Workloads.All.Select(w => w.Name())), DefaultValueFactory = _ => "all" };
 var systemsOpt = new Option<string>("--systems") { Description = "Systems or 'all': FastMap,FastMap-C,kernel-hash,kernel-hash-noprealloc,ConcurrentDictionary,NonBlocking,libcuckoo,Dictionary,C-table", DefaultValueFactory = _ => "all" };

@@ -22,12 +22,11 @@ internal sealed unsafe partial class HashStore
         bool noExist = (flags & (ulong)ElemFlags.NoExist) != 0;
         bool exist = (flags & (ulong)ElemFlags.Exist) != 0;
         // LRU updates always take a node first, as the kernel's do (prealloc_lru_pop), so they go the locked way.
-        if (!_lru)
+        // So do inserts (BPF_NOEXIST): their key is usually absent, and an unlocked find would only be done again.
+        if (!_lru && !noExist)
         {
             if (Find<TKey>(key, h, out Hit hit))
             {
-                if (noExist)
-                    return MapStatus.EEXIST;          // linearized at the lookup
                 uint home = GroupOf(h);
                 LockGroup(home);                      // the key's lock, then its block's (ascending)
                 if (hit.Group != home)
@@ -210,9 +209,9 @@ internal sealed unsafe partial class HashStore
     /// <summary>
     /// Deletes under the key's locks: its home group's, then (ascending) every group up to the one that
     /// holds it, whose outbound counts the delete lowers. With <paramref name="compare"/>, only if the window
-    /// still matches (<c>-EBUSY</c> otherwise). <paramref name="seen"/> is where an unlocked find saw the key:
-    /// if its block's version has not moved since, nothing was unlinked there (3), so the key is still in that
-    /// slot and is not looked for again. <paramref name="shard"/> is the caller's capacity shard, or -1.
+    /// still matches (<c>-EBUSY</c> otherwise). <paramref name="seen"/> is where an unlocked find saw the key (or
+    /// default): if its block's version has not moved since, nothing was unlinked there (3), so the key is still in
+    /// that slot and is not looked for again. <paramref name="shard"/> is the caller's capacity shard, or -1.
     /// </summary>
     private MapStatus LockedDelete<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size, in Hit seen, int shard)
         where TKey : struct, IKeyShape
@@ -221,15 +220,17 @@ internal sealed unsafe partial class HashStore
         LockGroup(g);
         MapStatus ret = MapStatus.ENOENT;
         Hit hit = seen;
-        LockRange(g + 1, hit.Group);
-        bool found = Group.SameVersion(hit.Word, Volatile.Read(ref Group.Word(hit.Ctrl)));
-        if (!found)
+        bool found = false;
+        if (hit.Ctrl is not null)
         {
-            UnlockRange(g + 1, hit.Group);
-            // Exact: only holders of g's lock insert or delete the key.
-            if (found = Find<TKey>(key, h, out hit))
-                LockRange(g + 1, hit.Group);
+            LockRange(g + 1, hit.Group);
+            found = Group.SameVersion(hit.Word, Volatile.Read(ref Group.Word(hit.Ctrl)));
+            if (!found)
+                UnlockRange(g + 1, hit.Group);
         }
+        // Exact: only holders of g's lock insert or delete the key.
+        if (!found && (found = Find<TKey>(key, h, out hit)))
+            LockRange(g + 1, hit.Group);
         if (found)
         {
             // Under the locks no other writer of the key runs. A datapath store through an in-place pointer
