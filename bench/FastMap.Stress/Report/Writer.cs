@@ -95,7 +95,8 @@ public static class Writer
             b.AppendLine();
             b.AppendLine("## gc-race");
             b.AppendLine();
-            b.AppendLine("One writer refreshes random present keys (`update`: update with a new revision; `inplace`: one aligned 8-byte store of the revision into the value through the in-place lookup inside a read section). " +
+            b.AppendLine("Each system runs it on a map of its own, prefilled like the shared one and closed after, so what it leaves behind is not the next round's starting state. " +
+                         "One writer refreshes random present keys (`update`: update with a new revision; `inplace`: one aligned 8-byte store of the revision into the value through the in-place lookup inside a read section). " +
                          "One collector scans chunks of at most 65,536 keys, snapshots revisions, then deletes a random third (`delete`: plain delete; `cmpdel`: compare-and-delete on the snapshot revision; the kernel's `cmpdel` is lookup + delete, not atomic) and re-inserts what it deleted, untimed. " +
                          "A deletion is *wrong* when a refresh newer than the snapshot had completed before the collector called delete (a lower bound for plain delete, exact for compare-and-delete).");
             b.AppendLine();
