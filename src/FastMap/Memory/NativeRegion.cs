@@ -6,7 +6,7 @@ namespace FastMap.Internal;
 /// A zeroed block of anonymous memory from <c>mmap</c>, for a store's big arrays. The kernel commits
 /// its pages on first touch, so a map pays for the memory its entries use (a <c>NO_PREALLOC</c> map
 /// that stays small stays small), and a size the machine cannot give fails at once with no page
-/// touched. Blocks of 2 MiB or more are 2 MiB-aligned and advised <c>MADV_HUGEPAGE</c>: at 4 Mi
+/// touched. Blocks of 2 MiB or more start 2 MiB-aligned and are advised <c>MADV_HUGEPAGE</c>: at 4 Mi
 /// entries a lookup touches a control line and an entry at random, and with 4 KiB pages each is also
 /// a TLB miss (a page walk costs about as much as the access itself in these VMs).
 /// </summary>
@@ -39,8 +39,10 @@ internal readonly unsafe struct NativeRegion
         if (bytes > 1ul << 46)
             return default;
         bool huge = bytes >= HugePage;
-        nuint align = huge ? HugePage : page;
-        nuint length = ((nuint)bytes + align - 1) & ~(align - 1);
+        // Whole pages, not whole huge pages: the start is 2 MiB-aligned so every full 2 MiB of the block can be a
+        // huge page, and the tail past the last one stays in small pages (rounding the length up to 2 MiB cost up to
+        // 2 MiB a block: 4 bytes an entry on a 64 Ki-entry map).
+        nuint length = ((nuint)bytes + page - 1) & ~(page - 1);
         // Over-map by one alignment unit, then trim both ends, so the block starts on a huge page.
         nuint over = huge ? length + HugePage : length;
         nint p = mmap(0, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
