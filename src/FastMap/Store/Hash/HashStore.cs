@@ -208,6 +208,22 @@ internal sealed unsafe partial class HashStore : MapStore
     /// <summary>Test view: slots of a main group, and groups.</summary>
     internal (uint Slots, uint Groups) GeometryForTests => (_slots, _groupCount);
 
+    /// <summary>Test view, for a quiescent map: the sum of the main groups' outbound counts, and their live tags.</summary>
+    internal (long Outbound, long LiveTags) GroupTotalsForTests
+    {
+        get
+        {
+            long outbound = 0, live = 0;
+            for (uint g = 0; g < _groupCount; g++)
+            {
+                Vector128<byte> c = Vector128.Load(CtrlOf(g));
+                outbound += Group.CountOf(c);
+                live += BitOperations.PopCount(Group.LiveMask(c));
+            }
+            return (outbound, live);
+        }
+    }
+
     /// <inheritdoc/>
     /// <remarks>A sticky flag, set with a full barrier before the caller's find: an unlink either is visible to
     /// that find, or reads the flag set after its own barrier and keeps the slot in limbo (remarks, 3).</remarks>
