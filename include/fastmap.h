@@ -75,6 +75,9 @@ extern "C" {
 #define FM_F_RDONLY       8   /**< BPF_F_RDONLY: the handle cannot write (-EPERM). */
 #define FM_F_WRONLY       16  /**< BPF_F_WRONLY: the handle cannot read (-EPERM). */
 #define FM_F_ZERO_SEED    64  /**< BPF_F_ZERO_SEED: fixed hash seed, reproducible layout. */
+#define FM_F_RDONLY_PROG  128 /**< BPF_F_RDONLY_PROG: BPF programs may only read (accepted; FastMap runs no programs). */
+#define FM_F_WRONLY_PROG  256 /**< BPF_F_WRONLY_PROG: BPF programs may only write (accepted, as above). Not with
+                                   FM_F_RDONLY_PROG (-EINVAL), and neither on a map with a spin lock (-EACCES). */
 
 /* Commands for fm_bpf(): the numbers of the kernel's enum bpf_cmd. */
 #define FM_BPF_MAP_CREATE                  0
@@ -137,7 +140,9 @@ struct fm_map_create_opts {
  *   -E2BIG (key/value or capacity too large),
  *   -EOPNOTSUPP (a spin lock in an LRU or per-CPU map),
  *   -FM_ENOTSUPP (FM_MAP_TYPE_LRU_HASH with FM_F_NO_PREALLOC),
- *   -ENOMEM.
+ *   -EACCES (a spin lock with FM_F_RDONLY_PROG or FM_F_WRONLY_PROG: the kernel refuses a value
+ *           with special fields that programs could not write),
+ *   -ENOMEM (the memory is not there; refused before any of it is touched).
  */
 FM_API int fm_map_create(uint32_t map_type, const char *name, uint32_t key_size,
 			 uint32_t value_size, uint32_t max_entries,

@@ -23,8 +23,11 @@ namespace FastMap.Native;
 /// </remarks>
 internal static unsafe partial class Exports
 {
-    /// <summary>Every entry point is <c>Prefix + name</c>, so the ABI's namespace is set once.</summary>
-    internal const string Prefix = "fm_";
+    /// <summary>Every entry point is <c>Prefix + name</c>: <c>fmrt_map_create</c> for the header's
+    /// <c>fm_map_create</c>. The <c>fm_*</c> symbols themselves are defined in <c>errno_guard.c</c>, which keeps
+    /// the caller's errno across the runtime's start-up and thread attach, and calls these; only they are
+    /// exported (the version script in the project file).</summary>
+    internal const string Prefix = "fmrt_";
 
     /// <summary>
     /// Sets <c>errno</c> for a failed call and passes the result through. Successful calls leave

@@ -1,0 +1,185 @@
+/*
+ * The public symbols of libfastmap.so: each keeps the caller's errno across a successful call.
+ *
+ * fastmap.h promises what libbpf promises: a failed call sets errno to its negative result's
+ * errno, a successful call leaves errno alone. The library's exports are managed code
+ * (NativeAOT, `[UnmanagedCallersOnly]` methods named fmrt_*), and the runtime under them writes
+ * errno on its own: its start-up on a process's first call, its thread attach on a thread's first
+ * call, its allocator under an address-space limit. Managed code runs only after those, too late to
+ * save anything, so the save and the restore live here, in C, before the first instruction of the
+ * runtime. Every function is the same three steps: save errno, call the managed export, put errno
+ * back unless the call failed (a negative int, or NULL from fm_map_lookup_elem_ptr). Functions
+ * that report no error put it back always.
+ *
+ * Only the fm_* names are exported (the version script in FastMap.Native.csproj); fmrt_* stay
+ * local to the library. Cost: one direct call and a thread-local load and store (errno), about a
+ * nanosecond next to the runtime's own transition.
+ */
+#define FM_NO_INLINE 1 /* the library defines the real functions; the header's inline reads are for callers */
+#include "../include/fastmap.h"
+
+#include <errno.h>
+
+#define RT(name) fmrt_##name
+
+/* The managed exports (native-exports/Exports*.cs), one per public function, same signatures. */
+int RT(map_create)(uint32_t, const char *, uint32_t, uint32_t, uint32_t, const struct fm_map_create_opts *);
+int RT(map_close)(int);
+int RT(map_lookup_elem)(int, const void *, void *);
+int RT(map_lookup_elem_flags)(int, const void *, void *, uint64_t);
+int RT(map_update_elem)(int, const void *, const void *, uint64_t);
+int RT(map_delete_elem)(int, const void *);
+int RT(map_delete_elem_flags)(int, const void *, uint64_t);
+int RT(map_delete_elem_cmp)(int, const void *, const void *, uint32_t, uint32_t);
+int RT(map_lookup_and_delete_elem)(int, const void *, void *);
+int RT(map_get_next_key)(int, const void *, void *);
+int RT(map_lookup_batch)(int, void *, void *, void *, void *, uint32_t *, uint64_t);
+int RT(map_lookup_and_delete_batch)(int, void *, void *, void *, void *, uint32_t *, uint64_t);
+int RT(map_update_batch)(int, const void *, const void *, uint32_t *, uint64_t);
+int RT(map_delete_batch)(int, const void *, uint32_t *, uint64_t);
+int RT(map_delete_batch_cmp)(int, const void *, const void *, uint32_t, uint32_t, int32_t *, uint32_t *);
+int RT(map_lookup_bulk)(int, const void *, void *, int32_t *, uint32_t);
+int RT(bpf)(int, void *, unsigned int);
+void RT(read_lock)(void);
+void RT(read_unlock)(void);
+void *RT(map_lookup_elem_ptr)(int, const void *);
+const void *RT(_layouts)(uint32_t *, uint32_t *);
+void *RT(_thread)(void);
+const int64_t *RT(_epoch)(void);
+void RT(_advance)(void);
+
+/* An int call: a negative result is the failure whose errno the export has set. */
+#define KEEP_ERRNO_INT(call)                  \
+	do {                                  \
+		int saved_ = errno;           \
+		int ret_ = (call);            \
+		if (ret_ >= 0)                \
+			errno = saved_;       \
+		return ret_;                  \
+	} while (0)
+
+/* A call that reports no error through errno. */
+#define KEEP_ERRNO_ALWAYS(type, call)         \
+	do {                                  \
+		int saved_ = errno;           \
+		type ret_ = (call);           \
+		errno = saved_;               \
+		return ret_;                  \
+	} while (0)
+
+#define KEEP_ERRNO_VOID(call)                 \
+	do {                                  \
+		int saved_ = errno;           \
+		call;                         \
+		errno = saved_;               \
+	} while (0)
+
+int fm_map_create(uint32_t map_type, const char *name, uint32_t key_size, uint32_t value_size,
+		  uint32_t max_entries, const struct fm_map_create_opts *opts)
+{
+	KEEP_ERRNO_INT(RT(map_create)(map_type, name, key_size, value_size, max_entries, opts));
+}
+
+int fm_map_close(int fd) { KEEP_ERRNO_INT(RT(map_close)(fd)); }
+
+int fm_map_lookup_elem(int fd, const void *key, void *value)
+{
+	KEEP_ERRNO_INT(RT(map_lookup_elem)(fd, key, value));
+}
+
+int fm_map_lookup_elem_flags(int fd, const void *key, void *value, uint64_t flags)
+{
+	KEEP_ERRNO_INT(RT(map_lookup_elem_flags)(fd, key, value, flags));
+}
+
+int fm_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)
+{
+	KEEP_ERRNO_INT(RT(map_update_elem)(fd, key, value, flags));
+}
+
+int fm_map_delete_elem(int fd, const void *key) { KEEP_ERRNO_INT(RT(map_delete_elem)(fd, key)); }
+
+int fm_map_delete_elem_flags(int fd, const void *key, uint64_t flags)
+{
+	KEEP_ERRNO_INT(RT(map_delete_elem_flags)(fd, key, flags));
+}
+
+int fm_map_delete_elem_cmp(int fd, const void *key, const void *compare, uint32_t compare_offset,
+			   uint32_t compare_size)
+{
+	KEEP_ERRNO_INT(RT(map_delete_elem_cmp)(fd, key, compare, compare_offset, compare_size));
+}
+
+int fm_map_lookup_and_delete_elem(int fd, const void *key, void *value)
+{
+	KEEP_ERRNO_INT(RT(map_lookup_and_delete_elem)(fd, key, value));
+}
+
+int fm_map_get_next_key(int fd, const void *key, void *next_key)
+{
+	KEEP_ERRNO_INT(RT(map_get_next_key)(fd, key, next_key));
+}
+
+int fm_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
+			uint32_t *count, uint64_t elem_flags)
+{
+	KEEP_ERRNO_INT(RT(map_lookup_batch)(fd, in_batch, out_batch, keys, values, count, elem_flags));
+}
+
+int fm_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys,
+				   void *values, uint32_t *count, uint64_t elem_flags)
+{
+	KEEP_ERRNO_INT(RT(map_lookup_and_delete_batch)(fd, in_batch, out_batch, keys, values, count,
+						       elem_flags));
+}
+
+int fm_map_update_batch(int fd, const void *keys, const void *values, uint32_t *count,
+			uint64_t elem_flags)
+{
+	KEEP_ERRNO_INT(RT(map_update_batch)(fd, keys, values, count, elem_flags));
+}
+
+int fm_map_delete_batch(int fd, const void *keys, uint32_t *count, uint64_t elem_flags)
+{
+	KEEP_ERRNO_INT(RT(map_delete_batch)(fd, keys, count, elem_flags));
+}
+
+int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compares,
+			    uint32_t compare_offset, uint32_t compare_size, int32_t *results,
+			    uint32_t *count)
+{
+	KEEP_ERRNO_INT(RT(map_delete_batch_cmp)(fd, keys, compares, compare_offset, compare_size,
+						results, count));
+}
+
+int fm_map_lookup_bulk(int fd, const void *keys, void *values, int32_t *results, uint32_t count)
+{
+	KEEP_ERRNO_INT(RT(map_lookup_bulk)(fd, keys, values, results, count));
+}
+
+int fm_bpf(int cmd, void *attr, unsigned int size) { KEEP_ERRNO_INT(RT(bpf)(cmd, attr, size)); }
+
+void fm_read_lock(void) { KEEP_ERRNO_VOID(RT(read_lock)()); }
+
+void fm_read_unlock(void) { KEEP_ERRNO_VOID(RT(read_unlock)()); }
+
+void *fm_map_lookup_elem_ptr(int fd, const void *key)
+{
+	int saved = errno;
+	void *p = RT(map_lookup_elem_ptr)(fd, key);
+
+	if (p)
+		errno = saved;
+	return p;
+}
+
+const void *fm__layouts(uint32_t *version, uint32_t *handles)
+{
+	KEEP_ERRNO_ALWAYS(const void *, RT(_layouts)(version, handles));
+}
+
+void *fm__thread(void) { KEEP_ERRNO_ALWAYS(void *, RT(_thread)()); }
+
+const int64_t *fm__epoch(void) { KEEP_ERRNO_ALWAYS(const int64_t *, RT(_epoch)()); }
+
+void fm__advance(void) { KEEP_ERRNO_VOID(RT(_advance)()); }
