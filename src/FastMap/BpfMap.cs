@@ -72,7 +72,7 @@ public sealed unsafe partial class BpfMap : IDisposable
         get
         {
             // The counts live in native memory that a close frees after a grace period.
-            if (!TryEnter(out Epoch.ThreadSlot t))
+            if (Enter(out Epoch.ThreadSlot t) != MapStatus.Ok)
                 return 0;
             long n = _store.Count;
             Epoch.Exit(t);
@@ -111,16 +111,18 @@ public sealed unsafe partial class BpfMap : IDisposable
         Epoch.Collect();
     }
 
-    /// <summary>Enters a section and checks the map is open (the fd step of every command). On false the
-    /// section is already left.</summary>
+    /// <summary>Enters a section and checks the map is open (the fd step of every command): <c>Ok</c>, or
+    /// <c>-EBADF</c> (closed), or <c>-ENOMEM</c>
+    /// (this thread's first section, and no memory for its epoch slot); on an error the section is not held.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryEnter(out Epoch.ThreadSlot t)
+    internal MapStatus Enter(out Epoch.ThreadSlot t)
     {
-        t = Epoch.EnterFast();
+        if (!Epoch.TryEnterFast(out t))
+            return Volatile.Read(ref _closed) != 0 ? MapStatus.EBADF : MapStatus.ENOMEM; // the fd check comes first
         if (Volatile.Read(ref _closed) == 0)
-            return true;
+            return MapStatus.Ok;
         Epoch.Exit(t);
-        return false;
+        return MapStatus.EBADF;
     }
 
     /// <summary>Between groups of a long batch: leave the section (running any epoch advance that fell due),

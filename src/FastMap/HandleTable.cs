@@ -25,9 +25,17 @@ internal static class HandleTable
                     return i;
                 }
             }
-            if (maps.Length >= 1 << 20)
+            if (maps.Length >= 1 << 20 || Allocations.ShouldFail())
                 return -1;
-            var grown = new BpfMap?[maps.Length * 2];
+            BpfMap?[] grown;
+            try
+            {
+                grown = new BpfMap?[maps.Length * 2];
+            }
+            catch (OutOfMemoryException)
+            {
+                return -1;
+            }
             Array.Copy(maps, grown, maps.Length);
             grown[maps.Length] = map;
             // Release: a reader that loads the new array sees every entry copied into it.

@@ -18,8 +18,10 @@ public sealed unsafe partial class BpfMap
         // A dropped flag must not turn a compare-and-delete into a plain delete (RFC).
         if (!cmp && (compare is not null || offset != 0 || size != 0))
             return MapStatus.EINVAL;
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         if (!map._canWrite)
             ret = MapStatus.EPERM;

@@ -11,8 +11,10 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal static MapStatus GetNextKeyCore(BpfMap? map, byte* key, byte* nextKey)
     {
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret = map._canRead ? map._store.GetNextKey(key, nextKey) : MapStatus.EPERM;
         Epoch.Exit(t);
         return ret;

@@ -36,8 +36,8 @@ public sealed unsafe partial class BpfMap
 
     private static MapStatus LookupInSection(BpfMap map, byte* key, byte* value, ulong flags)
     {
-        if (!map.TryEnter(out Epoch.ThreadSlot t))
-            return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         MapStore s = map._store;
         bool locked = flags != 0;
@@ -62,7 +62,7 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal byte* LookupPointer(byte* key)
     {
-        if (key is null || !TryEnter(out Epoch.ThreadSlot t))
+        if (key is null || Enter(out Epoch.ThreadSlot t) != MapStatus.Ok)
             return null;
         byte* v = null;
         if (_canRead)

@@ -15,8 +15,10 @@ public sealed unsafe partial class BpfMap
     {
         if ((flags & ~(ulong)ElemFlags.Lock) != 0)
             return MapStatus.EINVAL;
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         MapStore s = map._store;
         bool locked = flags != 0;

@@ -15,8 +15,10 @@ public sealed unsafe partial class BpfMap
     internal static MapStatus LookupBatchCore(BpfMap? map, bool delete, byte* inBatch, byte* outBatch,
         byte* keys, byte* values, uint* count, ulong elemFlags, ulong flags)
     {
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         MapStore s = map._store;
         if (!map._canRead || (delete && !map._canWrite))

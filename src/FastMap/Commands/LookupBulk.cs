@@ -27,8 +27,8 @@ public sealed unsafe partial class BpfMap
             hash.LookupMany(keys, values, results, count);
         else
         {
-            if (!map.TryEnter(out Epoch.ThreadSlot t))
-                return MapStatus.EBADF;
+            if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+                return entered;
             map._store.LookupMany(keys, values, results, count);
             Epoch.Exit(t);
         }

@@ -11,8 +11,10 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal static MapStatus UpdateCore(BpfMap? map, byte* key, byte* value, ulong flags)
     {
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         if (!map._canWrite)
             ret = MapStatus.EPERM;

@@ -20,8 +20,10 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal static MapStatus UpdateBatchCore(BpfMap? map, byte* keys, byte* values, uint* count, ulong elemFlags)
     {
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         if (!map._canWrite)
             ret = MapStatus.EPERM;
@@ -42,8 +44,10 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal static MapStatus DeleteBatchCore(BpfMap? map, byte* keys, uint* count, ulong elemFlags)
     {
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         if (!map._canWrite)
             ret = MapStatus.EPERM;
@@ -71,8 +75,10 @@ public sealed unsafe partial class BpfMap
     internal static MapStatus DeleteCompareBatchCore(BpfMap? map, byte* keys, byte* compares, uint offset, uint size,
         int* results, uint* count, ulong elemFlags = (ulong)ElemFlags.Compare)
     {
-        if (map is null || !map.TryEnter(out Epoch.ThreadSlot t))
+        if (map is null)
             return MapStatus.EBADF;
+        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+            return entered;
         MapStatus ret;
         if (!map._canWrite)
             ret = MapStatus.EPERM;

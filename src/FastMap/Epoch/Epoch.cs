@@ -221,6 +221,38 @@ internal static unsafe partial class Epoch
         return false;
     }
 
+    /// <summary>
+    /// <see cref="EnterFast"/> for the commands: false, and no section, when this is the thread's first section
+    /// and the memory for its slot is not there (the command answers <c>-ENOMEM</c>; a later call may succeed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryEnterFast(out ThreadSlot t)
+    {
+        ThreadSlot? s = PerThread.Slot ?? TryAttach();
+        if (s is null)
+        {
+            t = null!;
+            return false;
+        }
+        if (s.Depth++ == 0)
+            Volatile.Write(ref *(long*)s.Slot, Volatile.Read(ref *s_global)); // as EnterFast (rule 2)
+        t = s;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ThreadSlot? TryAttach()
+    {
+        try
+        {
+            return Attach();
+        }
+        catch (OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
     private static ThreadSlot Attach()
     {
         byte* slot = ClaimSlot();
@@ -265,8 +297,11 @@ internal static unsafe partial class Epoch
             int c = s_chunkCount;
             if (c == MaxChunks)
                 throw new InvalidOperationException("FastMap: more than 262,144 threads alive in read-side sections.");
-            byte* chunk = (byte*)NativeMemory.AlignedAlloc(ChunkSlots * SlotBytes, SlotBytes);
-            NativeMemory.Clear(chunk, ChunkSlots * SlotBytes);
+            // Chunks are never freed (scanners read them without a lock), so they are not counted as a map's memory.
+            byte* chunk = (byte*)Allocations.TryAlloc(ChunkSlots * SlotBytes, SlotBytes);
+            if (chunk is null)
+                throw new OutOfMemoryException("FastMap: no memory for a chunk of epoch slots.");
+            Allocations.Account(-(ChunkSlots * SlotBytes));
             *(int*)(chunk + OwnerOffset) = 1; // slot 0 is ours
             s_chunks[c] = chunk;
             // Release: a scanner that sees the new count sees the chunk pointer and its zeroes.

@@ -36,7 +36,7 @@ internal readonly unsafe struct NativeRegion
         if (bytes == 0)
             bytes = 1;
         // Past the 47-bit user address space no mapping can succeed: refuse before the arithmetic can wrap.
-        if (bytes > 1ul << 46)
+        if (bytes > 1ul << 46 || Allocations.ShouldFail())
             return default;
         bool huge = bytes >= HugePage;
         // Whole pages, not whole huge pages: the start is 2 MiB-aligned so every full 2 MiB of the block can be a
@@ -61,6 +61,7 @@ internal readonly unsafe struct NativeRegion
             // Advice only: with THP off this costs speed, not correctness.
             _ = madvise((nint)start, length, MADV_HUGEPAGE);
         }
+        Allocations.Account((long)length);
         return new NativeRegion((byte*)start, length);
     }
 
@@ -68,8 +69,10 @@ internal readonly unsafe struct NativeRegion
     /// have seen (a create that failed); a store's regions are released with <see cref="Release"/>.</summary>
     public void Unmap()
     {
-        if (Base is not null)
-            _ = munmap((nint)Base, Length);
+        if (Base is null)
+            return;
+        _ = munmap((nint)Base, Length);
+        Allocations.Account(-(long)Length);
     }
 
     /// <summary>
@@ -80,8 +83,10 @@ internal readonly unsafe struct NativeRegion
     /// </summary>
     public void Release()
     {
-        if (Base is not null)
-            _ = madvise((nint)Base, Length, MADV_DONTNEED);
+        if (Base is null)
+            return;
+        _ = madvise((nint)Base, Length, MADV_DONTNEED);
+        Allocations.Account(-(long)Length);
     }
 
     [DllImport("libc", EntryPoint = "mmap")]

@@ -32,15 +32,21 @@ internal sealed unsafe class Capacity : IDisposable
     private readonly Shard* _shards;
     private readonly int _mask;
 
-    /// <summary>Creates <paramref name="tokens"/> tokens spread over one shard per processor.</summary>
-    public Capacity(long tokens)
+    private Capacity(Shard* shards, int count, long tokens)
     {
-        int shards = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64));
-        _mask = shards - 1;
-        _shards = (Shard*)NativeMemory.AlignedAlloc((nuint)(shards * sizeof(Shard)), 128);
-        NativeMemory.Clear(_shards, (nuint)(shards * sizeof(Shard)));
-        for (int s = 0; s < shards; s++)
-            _shards[s].Tokens = tokens / shards + (s == 0 ? tokens % shards : 0);
+        _shards = shards;
+        _mask = count - 1;
+        for (int s = 0; s < count; s++)
+            _shards[s].Tokens = tokens / count + (s == 0 ? tokens % count : 0);
+    }
+
+    /// <summary><paramref name="tokens"/> tokens spread over one shard per processor, or null when the memory is
+    /// not there (<c>-ENOMEM</c>).</summary>
+    public static Capacity? Create(long tokens)
+    {
+        int count = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64));
+        var shards = (Shard*)Allocations.TryAlloc((nuint)(count * sizeof(Shard)), 128);
+        return shards is null ? null : new Capacity(shards, count, tokens);
     }
 
     /// <summary>Native bytes held.</summary>
@@ -134,5 +140,5 @@ internal sealed unsafe class Capacity : IDisposable
     private static void UnlockShard(Shard* s) => Volatile.Write(ref s->Lock, 0); // release: the count first
 
     /// <summary>Frees the shards. Only after a grace period following the map's close.</summary>
-    public void Dispose() => NativeMemory.AlignedFree(_shards);
+    public void Dispose() => Allocations.Free(_shards, (nuint)((_mask + 1) * sizeof(Shard)));
 }

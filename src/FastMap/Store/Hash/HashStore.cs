@@ -110,7 +110,7 @@ internal sealed unsafe partial class HashStore : MapStore
     internal ulong HashModuloForTests;
 
     private HashStore(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares,
-        int groupBits, uint slots, NativeRegion ctrl, NativeRegion entries, NativeRegion chain, Overflow overflow)
+        int groupBits, uint slots, NativeRegion ctrl, NativeRegion entries, NativeRegion chain, Capacity capacity)
         : base(keySize, valueSize, spinLockOffset)
     {
         _maxEntries = maxEntries;
@@ -127,8 +127,8 @@ internal sealed unsafe partial class HashStore : MapStore
         _pinned = (int*)(ctrl.Base + (nuint)_groupCount * Group.CtrlBytes);
         _entries = entries.Base;
         _chain = (uint*)chain.Base;
-        _overflow = overflow;
-        _capacity = new Capacity(maxEntries);
+        _overflow = new Overflow(_stride, (nint*)(ctrl.Base + (nuint)_groupCount * Group.CtrlBytes + PinBytes));
+        _capacity = capacity;
         _seed = seed;
         _lru = lru;
         _compares = compares;
@@ -161,18 +161,22 @@ internal sealed unsafe partial class HashStore : MapStore
         ulong groups = 1ul << groupBits;
         uint slots = (uint)((slotsWanted + groups - 1) / groups);
         ulong stride = ((keySize + 7ul) & ~7ul) + ((valueSize + 7ul) & ~7ul);
-        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes + PinBytes); // the pin word after the groups
+        // After the groups: the pin word (a line of its own), then the overflow pool's segment table, both in memory
+        // that stays mapped as long as the control blocks do.
+        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes + PinBytes + Overflow.SegmentTableBytes);
         var entries = NativeRegion.Map(groups * slots * stride);
         var chain = NativeRegion.Map(groups * sizeof(uint));
-        if (ctrl.Base is null || entries.Base is null || chain.Base is null)
+        Capacity? capacity = ctrl.Base is null || entries.Base is null || chain.Base is null ? null : Capacity.Create(maxEntries);
+        if (capacity is null)
         {
+            // Nothing was published: no reader can have seen these, so they are unmapped, not kept type-stable.
             ctrl.Unmap();
             entries.Unmap();
             chain.Unmap();
             return null;
         }
         return new HashStore(keySize, valueSize, spinLockOffset, maxEntries, seed, lru, compares, groupBits, slots, ctrl, entries, chain,
-            new Overflow((uint)stride));
+            capacity);
     }
 
     /// <inheritdoc/>

@@ -59,15 +59,22 @@ internal sealed unsafe class Overflow : IDisposable
         public long Epoch;
     }
 
+    /// <summary>Bytes of the segment table a store provides (<see cref="Overflow(uint, nint*)"/>).</summary>
+    public const int SegmentTableBytes = MaxSegments * 8;
+
     /// <summary>A pool for entries of <paramref name="stride"/> bytes. Segment 0 holds up to 4,096 records and
     /// at most about 32 MiB of them (at least one); each later segment doubles.</summary>
-    public Overflow(uint stride)
+    /// <param name="stride">Bytes an entry.</param>
+    /// <param name="segmentTable"><see cref="SegmentTableBytes"/> zeroed bytes in memory that stays mapped for
+    /// the life of the process (the store's control region): readers outside sections look segments up in it,
+    /// also after the map closed, when it reads as zeros and no segment is found.</param>
+    public Overflow(uint stride, nint* segmentTable)
     {
         _recordBytes = (uint)((Header + Slots * (ulong)stride + 15) & ~15ul);
         ulong fit = Math.Max(1, (32ul << 20) / _recordBytes);
         _base = (uint)Math.Min(4096, 1ul << BitOperations.Log2(fit));
         _baseBits = BitOperations.Log2(_base);
-        _segmentBase = (nint*)NativeMemory.AllocZeroed(MaxSegments, (nuint)sizeof(nint));
+        _segmentBase = segmentTable;
     }
 
     /// <summary>Bytes of records handed out so far, counted 64 records at a time (what a full use of them
@@ -207,7 +214,8 @@ internal sealed unsafe class Overflow : IDisposable
         if (records <= _freeCapacity && records <= _limboCapacity)
             return true;
         int want = (int)Math.Min(((ulong)records + 255) & ~255ul, int.MaxValue / 16);
-        return Resize(ref _free, ref _freeCapacity, want) && Resize(ref _limbo, ref _limboCapacity, want);
+        // A failed grow leaves both lists intact (the first may have grown: harmless) and the caller answers ENOMEM.
+        return Allocations.TryGrow(ref _free, ref _freeCapacity, want) && Allocations.TryGrow(ref _limbo, ref _limboCapacity, want);
     }
 
     /// <summary>Moves the waiting records to the front of the list (the consumed head goes).</summary>
@@ -215,24 +223,6 @@ internal sealed unsafe class Overflow : IDisposable
     {
         Buffer.MemoryCopy(_limbo + _limboHead, _limbo, (long)_limboCount * sizeof(Retired), (long)_limboCount * sizeof(Retired));
         _limboHead = 0;
-    }
-
-    private static bool Resize<T>(ref T* items, ref int capacity, int wanted) where T : unmanaged
-    {
-        if (capacity >= wanted)
-            return true;
-        void* grown;
-        try
-        {
-            grown = NativeMemory.Realloc(items, (nuint)wanted * (nuint)sizeof(T));
-        }
-        catch (OutOfMemoryException)
-        {
-            return false;                             // the caller answers ENOMEM; the old list is intact
-        }
-        items = (T*)grown;
-        capacity = wanted;
-        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -253,11 +243,11 @@ internal sealed unsafe class Overflow : IDisposable
     {
         for (int k = 0; k < _segmentCount; k++)
             _segments[k].Release();
-        NativeMemory.Free(_free);
-        NativeMemory.Free(_limbo);
+        Allocations.Free(_free, (nuint)_freeCapacity * sizeof(uint));
+        Allocations.Free(_limbo, (nuint)_limboCapacity * (nuint)sizeof(Retired));
         _free = null;
         _limbo = null;
         _freeCapacity = _limboCapacity = 0;
-        // _segmentBase stays allocated: a reader outside a section may still look a segment up.
+        // The segment table lives in the store's control region, which stays mapped (released with it).
     }
 }
