@@ -44,6 +44,19 @@ internal static class HandleTable
         }
     }
 
+    /// <summary>Test view: handles the table holds now (its next growth doubles it), and how many are in use.</summary>
+    internal static (int Length, int Open) SizeForTests
+    {
+        get
+        {
+            BpfMap?[] maps = Volatile.Read(ref s_maps);
+            int open = 0;
+            foreach (BpfMap? m in maps)
+                open += m is null ? 0 : 1;
+            return (maps.Length, open);
+        }
+    }
+
     /// <summary>The map behind a handle, or null if the handle is bad or closed.</summary>
     public static BpfMap? Get(int handle)
     {

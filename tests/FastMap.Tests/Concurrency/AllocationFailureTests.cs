@@ -262,6 +262,46 @@ public sealed class AllocationFailureTests(ITestOutputHelper output)
         Assert.True(asked <= 3, $"{asked} allocations asked for");
     }
 
+    /// <summary>The create that needs the handle table to grow: each of its allocations in turn fails (the store's,
+    /// then the table's), and each gives ENOMEM with nothing held; then it succeeds.</summary>
+    [Fact]
+    public void TheCreateThatGrowsTheHandleTableFailsCleanlyAtEachAllocation()
+    {
+        Settle();
+        var fill = new List<BpfMap>();
+        try
+        {
+            (int length, int open) = HandleTable.SizeForTests;
+            for (int i = open; i < length - 1; i++)           // handle 0 is never used
+                fill.Add(Maps.Hash(4));
+            Assert.Equal(length, HandleTable.SizeForTests.Length);
+            long before = Allocations.LiveBytes;
+            var def = new MapDefinition(MapType.Hash, 8, 8, 4);
+            for (long n = 1; ; n++)
+            {
+                Allocations.FailNth(n);
+                MapStatus st = BpfMap.Create(def, out BpfMap? map);
+                long asked = Allocations.Disarm();
+                if (st == MapStatus.Ok)
+                {
+                    Assert.True(asked < n, "the injected failure was not reported");
+                    Assert.True(n > 4, $"succeeded at {n}: the store and the table make at least 4 allocations");
+                    Assert.Equal(length * 2, HandleTable.SizeForTests.Length);
+                    fill.Add(map!);
+                    break;
+                }
+                Assert.Equal(MapStatus.ENOMEM, st);
+                Assert.Equal(length, HandleTable.SizeForTests.Length);
+                Assert.Equal(before, Allocations.LiveBytes);
+            }
+        }
+        finally
+        {
+            foreach (BpfMap m in fill)
+                m.Dispose();
+        }
+    }
+
     [Fact]
     public void AThreadWhoseEpochSlotCannotBeHadGetsEnomemAndMayRetry()
     {
