@@ -68,7 +68,7 @@ extern "C" {
 #define FM_NOEXIST    1   /**< BPF_NOEXIST: create only (-EEXIST if present). */
 #define FM_EXIST      2   /**< BPF_EXIST: replace only (-ENOENT if absent). */
 #define FM_F_LOCK     4   /**< BPF_F_LOCK: copy the value under its embedded spin lock. */
-#define FM_F_COMPARE  32  /**< BPF_F_COMPARE (RFC): delete only if the compare window matches. */
+#define FM_F_COMPARE  32  /**< BPF_F_COMPARE (RFC): delete (and, FastMap's extension, update) only if the compare window matches. */
 
 /* Map creation flags (opts.map_flags): the kernel's BPF_F_* values. */
 #define FM_F_NO_PREALLOC  1   /**< BPF_F_NO_PREALLOC: allocate entries on demand. */
@@ -184,7 +184,8 @@ FM_API int fm_map_lookup_elem_flags(int fd, const void *key, /*out*/ void *value
  * @param fd    map handle.
  * @param key   key_size bytes.
  * @param value value_size bytes.
- * @param flags FM_ANY, FM_NOEXIST or FM_EXIST, optionally | FM_F_LOCK.
+ * @param flags FM_ANY, FM_NOEXIST or FM_EXIST, optionally | FM_F_LOCK. FM_F_COMPARE is -EINVAL
+ *              here, as the kernel answers; compare-and-swap is fm_map_update_elem_cmp().
  * @return 0, or -EBADF, -EPERM (FM_F_RDONLY handle), -EINVAL (unknown flags; FM_F_LOCK without
  *   a spin lock), -EFAULT (key or value NULL), -EEXIST (FM_NOEXIST, present),
  *   -ENOENT (FM_EXIST, absent), -E2BIG (map full), -ENOMEM.
@@ -227,6 +228,30 @@ FM_API int fm_map_delete_elem_flags(int fd, const void *key, uint64_t flags);
  */
 FM_API int fm_map_delete_elem_cmp(int fd, const void *key, const void *compare,
 				  uint32_t compare_offset, uint32_t compare_size);
+
+/**
+ * @brief Compare-and-swap update, a FastMap extension beyond the RFC (BPF_MAP_UPDATE_ELEM with
+ * FM_F_COMPARE, which the RFC defers): replaces @p key's value with @p value only if the current
+ * value's bytes [compare_offset, compare_offset + size) still equal @p compare (size as for
+ * fm_map_delete_elem_cmp()). The compare and the write are one atomic step against every other
+ * map operation, and a copying reader sees the old value or the new one, never a mix. An agent's
+ * read-compute-write that must not overwrite a refresh landing in between uses this.
+ * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param key            key_size bytes.
+ * @param value          value_size bytes: the new value.
+ * @param compare        the expected bytes.
+ * @param compare_offset start of the window in the value.
+ * @param compare_size   window length; 0 means value_size.
+ * @param flags          FM_ANY or FM_EXIST (alike: a compare needs an existing value); the
+ *                       library adds FM_F_COMPARE.
+ * @return 0 (replaced), or in this order: -EBADF, -EPERM (FM_F_RDONLY handle), -EINVAL
+ *   (FM_F_LOCK on a map without a spin lock), -EFAULT (key or value NULL), -EINVAL (unknown
+ *   flags, FM_NOEXIST, FM_F_LOCK: a compare reads raw bytes), -EINVAL (window past value_size,
+ *   overflow-safe), -EOPNOTSUPP (not a plain hash map, or the value holds a spin lock),
+ *   -EFAULT (compare NULL), -ENOENT (absent), -EBUSY (the window differs; nothing written).
+ */
+FM_API int fm_map_update_elem_cmp(int fd, const void *key, const void *value, const void *compare,
+				  uint32_t compare_offset, uint32_t compare_size, uint64_t flags);
 
 /**
  * @brief Copies out and deletes an entry in one step (BPF_MAP_LOOKUP_AND_DELETE_ELEM).
@@ -367,6 +392,26 @@ FM_API int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compare
 				   /*out*/ int32_t *results, uint32_t *count);
 
 /**
+ * @brief Batch compare-and-swap update, a FastMap extension: for each i < *count,
+ * fm_map_update_elem_cmp() of key i with value i and window i (BPF_MAP_UPDATE_BATCH with
+ * FM_F_COMPARE). Per-key outcomes go to @p results (0 replaced, -EBUSY window differs,
+ * -ENOENT absent) and the batch goes on past them; the batch as a whole is not atomic.
+ * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param keys           *count keys, back to back.
+ * @param values         *count values of value_size bytes, back to back.
+ * @param compares       *count windows of compare_size bytes (value_size if 0), back to back.
+ * @param compare_offset start of the window in the value.
+ * @param compare_size   window length; 0 means value_size.
+ * @param[out] results   *count int32_t per-key results.
+ * @param count          in: keys; out: keys processed.
+ * @return as fm_map_delete_batch_cmp(), nothing written on an argument error; also -EFAULT for
+ *   values NULL while *count > 0.
+ */
+FM_API int fm_map_update_batch_cmp(int fd, const void *keys, const void *values, const void *compares,
+				   uint32_t compare_offset, uint32_t compare_size,
+				   /*out*/ int32_t *results, uint32_t *count);
+
+/**
  * @brief Bulk lookup, a FastMap extension (bpf(2) has none): looks up @p count keys in one call
  * and copies each found value out, overlapping the keys' cache misses (key i + 8's control line
  * and key i + 4's entry are fetched while key i is looked up).
@@ -392,15 +437,18 @@ FM_API int fm_map_lookup_bulk(int fd, const void *keys, /*out*/ void *values,
  *
  * @p attr is the kernel's union bpf_attr. For the *_ELEM commands: map_fd@0, key@8,
  * value/next_key@16, flags@24, and the RFC's compare fields compare@32 (a pointer),
- * compare_offset@40, compare_size@44 (u32 each). Handles are FastMap handles, not file
+ * compare_offset@40, compare_size@44 (u32 each). FM_BPF_MAP_UPDATE_ELEM with FM_F_COMPARE in
+ * flags reads the same three fields (fm_map_update_elem_cmp()); without the flag, bytes from 32
+ * on must be zero, as the kernel's update requires. Handles are FastMap handles, not file
  * descriptors. Pointers inside @p attr are read as pointers of this process.
  *
  * For the *_BATCH commands, the kernel's batch layout: in_batch@0, out_batch@8, keys@16,
  * values@24 (pointers, u64 each), count@32 (u32, in-out: written back into @p attr),
  * map_fd@36 (u32), elem_flags@40, flags@48 (u64; for the hash lookup batches it must be 0,
- * else -EINVAL). Then FastMap's extension, read only by FM_BPF_MAP_DELETE_BATCH with
- * FM_F_COMPARE in elem_flags (which then must be exactly FM_F_COMPARE, else -EINVAL), making
- * it fm_map_delete_batch_cmp(): compares@56 (a pointer to count windows of compare_size
+ * else -EINVAL). Then FastMap's extension, read only by FM_BPF_MAP_DELETE_BATCH and
+ * FM_BPF_MAP_UPDATE_BATCH with FM_F_COMPARE in elem_flags (which then must be exactly
+ * FM_F_COMPARE, else -EINVAL), making them fm_map_delete_batch_cmp() and
+ * fm_map_update_batch_cmp() (values@24 holds the new values): compares@56 (a pointer to count windows of compare_size
  * bytes, back to back), compare_offset@64, compare_size@68 (u32 each; 0 = whole value),
  * results@72 (a pointer to count int32_t results); 80 bytes in all. Without FM_F_COMPARE,
  * bytes 56..80 must be zero; bytes from 80 on must always be zero (-EINVAL, checked before

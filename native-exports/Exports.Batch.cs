@@ -74,6 +74,20 @@ internal static unsafe partial class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "map_update_batch_cmp")]
+    private static int MapUpdateBatchCmp(int fd, byte* keys, byte* values, byte* compares, uint compareOffset, uint compareSize,
+        int* results, uint* count)
+    {
+        try
+        {
+            return Result(RawCommands.UpdateBatchCompare(fd, keys, values, compares, compareOffset, compareSize, results, count));
+        }
+        catch (Exception e)
+        {
+            return Guard(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = Prefix + "map_lookup_bulk")]
     private static int MapLookupBulk(int fd, byte* keys, byte* values, int* results, uint count)
     {

@@ -86,6 +86,19 @@ internal static unsafe partial class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = Prefix + "map_update_elem_cmp")]
+    private static int MapUpdateElemCmp(int fd, byte* key, byte* value, byte* compare, uint compareOffset, uint compareSize, ulong flags)
+    {
+        try
+        {
+            return Result(RawCommands.UpdateCompare(fd, key, value, compare, compareOffset, compareSize, flags));
+        }
+        catch (Exception e)
+        {
+            return Guard(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = Prefix + "map_lookup_and_delete_elem")]
     private static int MapLookupAndDeleteElem(int fd, byte* key, byte* value)
     {

@@ -31,6 +31,7 @@ int RT(map_update_elem)(int, const void *, const void *, uint64_t);
 int RT(map_delete_elem)(int, const void *);
 int RT(map_delete_elem_flags)(int, const void *, uint64_t);
 int RT(map_delete_elem_cmp)(int, const void *, const void *, uint32_t, uint32_t);
+int RT(map_update_elem_cmp)(int, const void *, const void *, const void *, uint32_t, uint32_t, uint64_t);
 int RT(map_lookup_and_delete_elem)(int, const void *, void *);
 int RT(map_get_next_key)(int, const void *, void *);
 int RT(map_lookup_batch)(int, void *, void *, void *, void *, uint32_t *, uint64_t);
@@ -38,6 +39,7 @@ int RT(map_lookup_and_delete_batch)(int, void *, void *, void *, void *, uint32_
 int RT(map_update_batch)(int, const void *, const void *, uint32_t *, uint64_t);
 int RT(map_delete_batch)(int, const void *, uint32_t *, uint64_t);
 int RT(map_delete_batch_cmp)(int, const void *, const void *, uint32_t, uint32_t, int32_t *, uint32_t *);
+int RT(map_update_batch_cmp)(int, const void *, const void *, const void *, uint32_t, uint32_t, int32_t *, uint32_t *);
 int RT(map_lookup_bulk)(int, const void *, void *, int32_t *, uint32_t);
 int RT(bpf)(int, void *, unsigned int);
 void RT(read_lock)(void);
@@ -110,6 +112,12 @@ int fm_map_delete_elem_cmp(int fd, const void *key, const void *compare, uint32_
 	KEEP_ERRNO_INT(RT(map_delete_elem_cmp)(fd, key, compare, compare_offset, compare_size));
 }
 
+int fm_map_update_elem_cmp(int fd, const void *key, const void *value, const void *compare,
+			   uint32_t compare_offset, uint32_t compare_size, uint64_t flags)
+{
+	KEEP_ERRNO_INT(RT(map_update_elem_cmp)(fd, key, value, compare, compare_offset, compare_size, flags));
+}
+
 int fm_map_lookup_and_delete_elem(int fd, const void *key, void *value)
 {
 	KEEP_ERRNO_INT(RT(map_lookup_and_delete_elem)(fd, key, value));
@@ -150,6 +158,13 @@ int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compares,
 {
 	KEEP_ERRNO_INT(RT(map_delete_batch_cmp)(fd, keys, compares, compare_offset, compare_size,
 						results, count));
+}
+
+int fm_map_update_batch_cmp(int fd, const void *keys, const void *values, const void *compares,
+			    uint32_t compare_offset, uint32_t compare_size, int32_t *results, uint32_t *count)
+{
+	KEEP_ERRNO_INT(RT(map_update_batch_cmp)(fd, keys, values, compares, compare_offset, compare_size, results,
+						count));
 }
 
 int fm_map_lookup_bulk(int fd, const void *keys, void *values, int32_t *results, uint32_t count)

@@ -73,6 +73,35 @@ public sealed unsafe partial class BpfMap
             return DeleteCore(this, k, (ulong)ElemFlags.Compare, c, offset, (uint)expected.Length);
     }
 
+    /// <summary>
+    /// Compare-and-swap update, FastMap's extension (<c>BPF_MAP_UPDATE_ELEM</c> with <c>BPF_F_COMPARE</c>): replaces the
+    /// key's value with <paramref name="value"/> only if the bytes <c>[offset, offset + expected.Length)</c> of the
+    /// current value still equal <paramref name="expected"/>, the compare and the write one step against every other
+    /// writer; a copying reader sees the old value or the new one, never a mix.
+    /// </summary>
+    /// <param name="key">Exactly <see cref="KeySize"/> bytes.</param>
+    /// <param name="value">Exactly <see cref="ValueBufferSize"/> bytes: the new value.</param>
+    /// <param name="expected">The window's expected bytes (for example the revision the caller read).</param>
+    /// <param name="offset">Where the window starts in the value.</param>
+    /// <param name="flags"><see cref="ElemFlags.Any"/> or <see cref="ElemFlags.Exist"/> (alike here); <see cref="ElemFlags.NoExist"/>
+    /// and <see cref="ElemFlags.Lock"/> are <see cref="MapStatus.EINVAL"/>.</param>
+    /// <returns><see cref="MapStatus.Ok"/> (replaced), <see cref="MapStatus.EBUSY"/> (changed; not written),
+    /// <see cref="MapStatus.ENOENT"/> (absent), <see cref="MapStatus.EINVAL"/> (window outside the value, or flags),
+    /// <see cref="MapStatus.EOPNOTSUPP"/> (not a plain hash map, or a spin-lock value).</returns>
+    public MapStatus CompareAndUpdate(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ReadOnlySpan<byte> expected, uint offset,
+        ElemFlags flags = ElemFlags.Any)
+    {
+        MapStatus st = CheckKey(key) ?? CheckIn(value) ?? MapStatus.Ok;
+        if (st != MapStatus.Ok)
+            return st;
+        if (expected.IsEmpty)
+            return MapStatus.EINVAL; // size 0 would mean "whole value" in the attr; a span says its size
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        fixed (byte* c = expected)
+            return UpdateCompareCore(this, k, v, (ulong)(flags | ElemFlags.Compare), c, offset, (uint)expected.Length);
+    }
+
     /// <summary>Copies a key's value out and deletes it, atomically (<c>BPF_MAP_LOOKUP_AND_DELETE_ELEM</c>).</summary>
     /// <param name="key">Exactly <see cref="KeySize"/> bytes.</param>
     /// <param name="value">At least <see cref="ValueBufferSize"/> bytes; receives the value.</param>
@@ -210,6 +239,25 @@ public sealed unsafe partial class BpfMap
         fixed (TKey* k = &key)
         fixed (TCompare* c = &expected)
             return DeleteCore(this, (byte*)k, (ulong)ElemFlags.Compare, (byte*)c, offset, (uint)sizeof(TCompare));
+    }
+
+    /// <summary>Typed compare-and-swap update: the window is <c>sizeof(TCompare)</c> bytes at <paramref name="offset"/>.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The new value.</param>
+    /// <param name="expected">The window's expected contents (for example a <see cref="ulong"/> revision).</param>
+    /// <param name="offset">Where the window starts in the value.</param>
+    /// <param name="flags">As for the span overload.</param>
+    /// <returns>As the span overload; <see cref="MapStatus.EINVAL"/> for a size mismatch.</returns>
+    public MapStatus CompareAndUpdate<TKey, TValue, TCompare>(in TKey key, in TValue value, in TCompare expected, uint offset,
+        ElemFlags flags = ElemFlags.Any)
+        where TKey : unmanaged where TValue : unmanaged where TCompare : unmanaged
+    {
+        if (sizeof(TKey) != KeySize || sizeof(TValue) != ValueBufferSize)
+            return MapStatus.EINVAL;
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+        fixed (TCompare* c = &expected)
+            return UpdateCompareCore(this, (byte*)k, (byte*)v, (ulong)(flags | ElemFlags.Compare), (byte*)c, offset, (uint)sizeof(TCompare));
     }
 
     /// <summary>Typed lookup-and-delete.</summary>

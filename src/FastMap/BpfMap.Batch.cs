@@ -138,6 +138,60 @@ public sealed unsafe partial class BpfMap
         return st;
     }
 
+    /// <summary>
+    /// Batch compare-and-swap update (FastMap's): for each key i, replaces its value with value i only if its value's
+    /// window <c>[offset, offset + size)</c> equals window i of <paramref name="expected"/>, atomically against every
+    /// other writer; <paramref name="results"/>[i] gets <see cref="MapStatus.Ok"/>, <see cref="MapStatus.EBUSY"/> (changed;
+    /// not written) or <see cref="MapStatus.ENOENT"/>, and the batch goes on past those. The window size is
+    /// <c>expected.Length / n</c>.
+    /// </summary>
+    /// <param name="keys">n keys.</param>
+    /// <param name="values">n values (<see cref="ValueBufferSize"/> bytes each).</param>
+    /// <param name="expected">n windows of the same size, back to back.</param>
+    /// <param name="offset">Where the window starts in the value.</param>
+    /// <param name="results">At least n results.</param>
+    /// <param name="count">Keys processed (n unless the call failed).</param>
+    /// <returns>As <see cref="CompareAndDeleteBatch(ReadOnlySpan{byte}, ReadOnlySpan{byte}, uint, Span{MapStatus}, out int)"/>;
+    /// also <see cref="MapStatus.EINVAL"/> when <paramref name="values"/> does not hold n values.</returns>
+    public MapStatus CompareAndUpdateBatch(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values, ReadOnlySpan<byte> expected, uint offset,
+        Span<MapStatus> results, out int count)
+    {
+        count = 0;
+        if (CheckBatchKeys(keys, out uint n) is { } st)
+            return st;
+        if (n == 0)
+            return MapStatus.Ok;
+        if (values.Length != (long)n * ValueBufferSize || expected.IsEmpty || expected.Length % n != 0 || results.Length < n)
+            return MapStatus.EINVAL;
+        uint c = n;
+        fixed (byte* k = keys)
+        fixed (byte* v = values)
+        fixed (byte* e = expected)
+        fixed (MapStatus* r = results)
+            st = UpdateCompareBatchCore(this, k, v, e, offset, (uint)(expected.Length / n), (int*)r, &c);
+        count = Processed(st, c, n);
+        return st;
+    }
+
+    /// <summary>Typed <see cref="CompareAndUpdateBatch(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ReadOnlySpan{byte}, uint, Span{MapStatus}, out int)"/>.</summary>
+    /// <param name="keys">n keys.</param>
+    /// <param name="values">n values.</param>
+    /// <param name="expected">n windows (for example revisions).</param>
+    /// <param name="offset">Where the window starts in the value.</param>
+    /// <param name="results">At least n results.</param>
+    /// <param name="count">Keys processed.</param>
+    /// <returns>As the span overload; <see cref="MapStatus.EINVAL"/> for a size mismatch.</returns>
+    public MapStatus CompareAndUpdateBatch<TKey, TValue, TCompare>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values,
+        ReadOnlySpan<TCompare> expected, uint offset, Span<MapStatus> results, out int count)
+        where TKey : unmanaged where TValue : unmanaged where TCompare : unmanaged
+    {
+        count = 0;
+        if (sizeof(TKey) != KeySize || sizeof(TValue) != ValueBufferSize || values.Length != keys.Length || expected.Length != keys.Length)
+            return MapStatus.EINVAL;
+        return CompareAndUpdateBatch(MemoryMarshal.AsBytes(keys), MemoryMarshal.AsBytes(values), MemoryMarshal.AsBytes(expected), offset,
+            results, out count);
+    }
+
     /// <summary>Typed <see cref="LookupBatch"/>: <typeparamref name="TKey"/> and <typeparamref name="TValue"/> must have the map's sizes.</summary>
     /// <param name="cursor">As for the span overload.</param>
     /// <param name="keys">n keys' room.</param>

@@ -23,7 +23,7 @@ public enum MapStatus
     EFAULT = -14,
     /// <summary>Access denied: a spin-lock value with program-side access flags (<c>BPF_F_RDONLY_PROG</c>/<c>BPF_F_WRONLY_PROG</c>).</summary>
     EACCES = -13,
-    /// <summary>Compare-and-delete: the window no longer matches; nothing was deleted.</summary>
+    /// <summary>Compare-and-delete or compare-and-swap update: the window no longer matches; nothing was deleted or written.</summary>
     EBUSY = -16,
     /// <summary>The key exists (<c>BPF_NOEXIST</c>).</summary>
     EEXIST = -17,

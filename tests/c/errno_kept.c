@@ -85,6 +85,10 @@ static void every_export(int fd)
 	KEPT(fm_map_lookup_and_delete_batch(fd, NULL, &cur, got_keys, got_vals, &count, 0));
 	count = 4; /* the four present again, whichever the scan took */
 	KEPT(fm_map_update_batch(fd, keys, vals, &count, 0));
+	uint64_t rev0 = 0, newer[2] = { 5, 6 };
+	KEPT(fm_map_update_elem_cmp(fd, &keys[0], newer, &rev0, 0, 8, FM_ANY));
+	count = 1;
+	KEPT(fm_map_update_batch_cmp(fd, &keys[0], newer, &newer[0], 0, 8, results, &count));
 	uint64_t rest[2] = { 21, 22 }, zero[2] = { 0, 0 };
 	count = 2;
 	KEPT(fm_map_delete_batch_cmp(fd, rest, zero, 0, 8, results, &count));

@@ -46,7 +46,7 @@ public static unsafe class BpfAttr
         {
             BpfCommand.MapCreate => CreateFromAttr(a),
             BpfCommand.MapLookupElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupCore(m, k, v, f)),
-            BpfCommand.MapUpdateElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.UpdateCore(m, k, v, f)),
+            BpfCommand.MapUpdateElem => Update(a),
             BpfCommand.MapDeleteElem => Delete(a),
             BpfCommand.MapGetNextKey => Elem(a, 24, static (m, k, v, _, _) => BpfMap.GetNextKeyCore(m, k, v)),
             BpfCommand.MapLookupAndDeleteElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupAndDeleteCore(m, k, v, f)),
@@ -59,7 +59,7 @@ public static unsafe class BpfAttr
     private static int Batch(BpfCommand cmd, Span<byte> a, Span<byte> caller)
     {
         ulong elemFlags = BinaryPrimitives.ReadUInt64LittleEndian(a[ElemFlagsOffset..]);
-        bool compare = cmd == BpfCommand.MapDeleteBatch && (elemFlags & (ulong)ElemFlags.Compare) != 0;
+        bool compare = cmd is BpfCommand.MapDeleteBatch or BpfCommand.MapUpdateBatch && (elemFlags & (ulong)ElemFlags.Compare) != 0;
         // CHECK_ATTR, before the handle: FastMap's compare fields count as the batch struct's last
         // ones, and (as the RFC rules for DELETE_ELEM) they must be zero without BPF_F_COMPARE.
         if (!TailIsZero(a, BatchEnd) || (!compare && !TailIsZero(a, KernelBatchEnd)))
@@ -76,6 +76,10 @@ public static unsafe class BpfAttr
                 BpfCommand.MapLookupBatch or BpfCommand.MapLookupAndDeleteBatch => BpfMap.LookupBatchCore(map,
                     cmd == BpfCommand.MapLookupAndDeleteBatch, Ptr(a, InBatchOffset), Ptr(a, OutBatchOffset),
                     keys, values, count, elemFlags, flags),
+                BpfCommand.MapUpdateBatch when compare => BpfMap.UpdateCompareBatchCore(map, keys, values, Ptr(a, ComparesOffset),
+                    BinaryPrimitives.ReadUInt32LittleEndian(a[BatchCompareOffsetOffset..]),
+                    BinaryPrimitives.ReadUInt32LittleEndian(a[BatchCompareSizeOffset..]),
+                    (int*)Ptr(a, ResultsOffset), count, elemFlags),
                 BpfCommand.MapUpdateBatch => BpfMap.UpdateBatchCore(map, keys, values, count, elemFlags),
                 _ when compare => BpfMap.DeleteCompareBatchCore(map, keys, Ptr(a, ComparesOffset),
                     BinaryPrimitives.ReadUInt32LittleEndian(a[BatchCompareOffsetOffset..]),
@@ -106,6 +110,20 @@ public static unsafe class BpfAttr
         byte* value = (byte*)BinaryPrimitives.ReadUInt64LittleEndian(a[ValueOffset..]);
         ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(a[FlagsOffset..]);
         return (int)op(map, key, value, flags, 0);
+    }
+
+    /// <summary>UPDATE_ELEM: the kernel's attr ends at flags (32); with <c>BPF_F_COMPARE</c>, FastMap's compare-and-swap
+    /// reads the compare fields at delete's offsets, so they count as the attr's last fields (48).</summary>
+    private static int Update(ReadOnlySpan<byte> a)
+    {
+        ulong flags = BinaryPrimitives.ReadUInt64LittleEndian(a[FlagsOffset..]);
+        if ((flags & (ulong)ElemFlags.Compare) == 0)
+            return Elem(a, 32, static (m, k, v, f, _) => BpfMap.UpdateCore(m, k, v, f));
+        if (!TailIsZero(a, 48))
+            return (int)MapStatus.EINVAL;
+        BpfMap? map = HandleTable.Get((int)BinaryPrimitives.ReadUInt32LittleEndian(a[MapFdOffset..]));
+        return (int)BpfMap.UpdateCompareCore(map, Ptr(a, KeyOffset), Ptr(a, ValueOffset), flags, Ptr(a, CompareOffset),
+            BinaryPrimitives.ReadUInt32LittleEndian(a[CompareOffsetOffset..]), BinaryPrimitives.ReadUInt32LittleEndian(a[CompareSizeOffset..]));
     }
 
     private static int Delete(ReadOnlySpan<byte> a)

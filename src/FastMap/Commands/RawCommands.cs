@@ -51,6 +51,9 @@ internal static unsafe class RawCommands
     public static int DeleteCompare(int fd, byte* key, byte* compare, uint compareOffset, uint compareSize) =>
         (int)BpfMap.DeleteCore(HandleTable.Get(fd), key, (ulong)ElemFlags.Compare, compare, compareOffset, compareSize);
 
+    public static int UpdateCompare(int fd, byte* key, byte* value, byte* compare, uint compareOffset, uint compareSize, ulong flags) =>
+        (int)BpfMap.UpdateCompareCore(HandleTable.Get(fd), key, value, flags | (ulong)ElemFlags.Compare, compare, compareOffset, compareSize);
+
     public static int LookupAndDelete(int fd, byte* key, byte* value, ulong flags) =>
         (int)BpfMap.LookupAndDeleteCore(HandleTable.Get(fd), key, value, flags);
 
@@ -80,6 +83,10 @@ internal static unsafe class RawCommands
 
     public static int DeleteBatchCompare(int fd, byte* keys, byte* compares, uint compareOffset, uint compareSize, int* results, uint* count) =>
         (int)BpfMap.DeleteCompareBatchCore(HandleTable.Get(fd), keys, compares, compareOffset, compareSize, results, count);
+
+    public static int UpdateBatchCompare(int fd, byte* keys, byte* values, byte* compares, uint compareOffset, uint compareSize,
+        int* results, uint* count) =>
+        (int)BpfMap.UpdateCompareBatchCore(HandleTable.Get(fd), keys, values, compares, compareOffset, compareSize, results, count);
 
     public static int LookupBulk(int fd, byte* keys, byte* values, int* results, uint count) =>
         (int)BpfMap.LookupBulkCore(HandleTable.Get(fd), keys, values, results, count);

@@ -7,7 +7,8 @@ public sealed unsafe partial class BpfMap
     /// <summary>
     /// <c>BPF_MAP_UPDATE_ELEM</c> at pointer level, in the 6.18 order: handle, write permission,
     /// <c>BPF_F_LOCK</c> without a lock, key and value pointers, flags; then the store decides under its
-    /// lock (<c>-EEXIST</c>/<c>-ENOENT</c> before <c>-E2BIG</c>).
+    /// lock (<c>-EEXIST</c>/<c>-ENOENT</c> before <c>-E2BIG</c>). <c>BPF_F_COMPARE</c> is <c>-EINVAL</c> here, as the
+    /// kernel's update answers: the compare-and-swap takes its own entry (<see cref="UpdateCompareCore"/>).
     /// </summary>
     internal static MapStatus UpdateCore(BpfMap? map, byte* key, byte* value, ulong flags)
     {

@@ -210,5 +210,16 @@ internal sealed unsafe class ArrayStore : MapStore
     }
 
     /// <inheritdoc/>
+    public override MapStatus CompareAndUpdate(byte* key, byte* value, byte* compare, uint offset, uint size) => MapStatus.EOPNOTSUPP;
+
+    /// <inheritdoc/>
+    public override void CompareAndUpdateMany(byte* keys, byte* values, uint valueSize, byte* compares, uint offset, uint size,
+        int* results, uint n)
+    {
+        for (uint i = 0; i < n; i++)
+            results[i] = (int)MapStatus.EOPNOTSUPP;
+    }
+
+    /// <inheritdoc/>
     public override void Dispose() => _mem.Unmap();
 }

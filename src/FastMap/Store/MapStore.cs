@@ -113,6 +113,19 @@ internal abstract unsafe class MapStore : IDisposable
     /// </summary>
     public abstract void CompareAndDeleteMany(byte* keys, byte* compares, uint offset, uint size, int* results, uint n);
 
+    /// <summary>
+    /// FastMap's compare-and-swap update (an extension of the RFC) after every argument check: <c>-ENOENT</c> if
+    /// absent, <c>-EBUSY</c> if <c>value[offset, offset + size)</c> differs from <paramref name="compare"/>, else the
+    /// value is replaced; the compare and the replace are one step against every other writer. Only where
+    /// <see cref="ComparesValues"/>.
+    /// </summary>
+    public abstract MapStatus CompareAndUpdate(byte* key, byte* value, byte* compare, uint offset, uint size);
+
+    /// <summary><see cref="CompareAndUpdate"/> for <paramref name="n"/> keys, values (<paramref name="valueSize"/>
+    /// bytes apart) and windows (<paramref name="size"/> bytes apart), results into <paramref name="results"/>.</summary>
+    public abstract void CompareAndUpdateMany(byte* keys, byte* values, uint valueSize, byte* compares, uint offset, uint size,
+        int* results, uint n);
+
     /// <summary>Frees every native block. Only after a grace period following the map's close.</summary>
     public abstract void Dispose();
 

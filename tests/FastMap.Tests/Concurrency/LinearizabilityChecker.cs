@@ -2,7 +2,7 @@ using System.Text;
 
 namespace FastMap.Tests.Concurrency;
 
-internal enum OpKind { Update, Delete, CompareAndDelete, Lookup }
+internal enum OpKind { Update, Delete, CompareAndDelete, CompareAndUpdate, Lookup }
 
 /// <summary>One completed call: what was asked, what came back, and its logical invoke/return ticks.</summary>
 internal sealed class HistoryOp
@@ -11,7 +11,8 @@ internal sealed class HistoryOp
     public OpKind Kind;
     public int Key;
     public ElemFlags Flags;
-    public int Rev;            // Update: the new revision; CompareAndDelete: the expected one
+    public int Rev;            // Update, CompareAndUpdate: the new revision; CompareAndDelete: the expected one
+    public int Expect;         // CompareAndUpdate: the expected revision
     public long Invoke;
     public long Return;
     public MapStatus Status;
@@ -22,6 +23,7 @@ internal sealed class HistoryOp
         OpKind.Update => $"T{Thread} [{Invoke},{Return}] Update(k{Key}, rev {Rev}, {Flags}) = {Status}",
         OpKind.Delete => $"T{Thread} [{Invoke},{Return}] Delete(k{Key}) = {Status}",
         OpKind.CompareAndDelete => $"T{Thread} [{Invoke},{Return}] CompareAndDelete(k{Key}, rev {Rev}) = {Status}",
+        OpKind.CompareAndUpdate => $"T{Thread} [{Invoke},{Return}] CompareAndUpdate(k{Key}, rev {Expect} -> {Rev}) = {Status}",
         _ => $"T{Thread} [{Invoke},{Return}] Lookup(k{Key}) = {Status}" + (Status == MapStatus.Ok ? $" rev {ReadRev}" : ""),
     };
 }
@@ -60,6 +62,9 @@ internal static class LinearizabilityChecker
             case OpKind.CompareAndDelete:
                 status = cur == 0 ? MapStatus.ENOENT : cur != op.Rev ? MapStatus.EBUSY : MapStatus.Ok;
                 return status == MapStatus.Ok ? state & ~(7 << shift) : state;
+            case OpKind.CompareAndUpdate:
+                status = cur == 0 ? MapStatus.ENOENT : cur != op.Expect ? MapStatus.EBUSY : MapStatus.Ok;
+                return status == MapStatus.Ok ? (state & ~(7 << shift)) | op.Rev << shift : state;
             default:
                 status = cur != 0 ? MapStatus.Ok : MapStatus.ENOENT;
                 readRev = cur;

@@ -74,9 +74,11 @@ public sealed class LinearizabilityTests
                 {
                     Thread = t,
                     Key = tr.Next(keys),
-                    Kind = roll < 40 ? OpKind.Update : roll < 55 ? OpKind.Delete : roll < 75 ? OpKind.CompareAndDelete : OpKind.Lookup,
+                    Kind = roll < 35 ? OpKind.Update : roll < 48 ? OpKind.Delete : roll < 64 ? OpKind.CompareAndDelete
+                        : roll < 80 ? OpKind.CompareAndUpdate : OpKind.Lookup,
                     Flags = (ElemFlags)tr.Next(3),
                     Rev = tr.Next(1, 4),
+                    Expect = tr.Next(1, 4),
                 };
             }
         }
@@ -132,6 +134,9 @@ public sealed class LinearizabilityTests
             case OpKind.CompareAndDelete:
                 op.Status = map.CompareAndDelete(key, (ulong)op.Rev, 0);
                 break;
+            case OpKind.CompareAndUpdate:
+                op.Status = map.CompareAndUpdate(key, Value(op.Key, op.Rev), (ulong)op.Expect, 0);
+                break;
             default:
                 op.Status = map.Lookup(key, out (ulong Rev, ulong Key) v);
                 op.ReadRev = op.Status != MapStatus.Ok ? 0 : v.Key == key && v.Rev is >= 1 and <= 7 ? (int)v.Rev : -1;
@@ -143,7 +148,7 @@ public sealed class LinearizabilityTests
     private static bool Batchable(HistoryOp a, HistoryOp b) =>
         a.Kind == b.Kind && a.Kind switch
         {
-            OpKind.CompareAndDelete or OpKind.Delete => true,
+            OpKind.CompareAndDelete or OpKind.CompareAndUpdate or OpKind.Delete => true,
             OpKind.Update => a.Flags == ElemFlags.Any && b.Flags == ElemFlags.Any, // UPDATE_BATCH takes no NOEXIST/EXIST
             _ => false,
         };
@@ -162,6 +167,13 @@ public sealed class LinearizabilityTests
                 Assert.Equal((MapStatus.Ok, 2), (st, done));
                 (a.Status, b.Status) = (results[0], results[1]);
                 break;
+            case OpKind.CompareAndUpdate:
+                var swapped = new MapStatus[2];
+                st = map.CompareAndUpdateBatch<ulong, (ulong, ulong), ulong>(keys, [Value(a.Key, a.Rev), Value(b.Key, b.Rev)],
+                    [(ulong)a.Expect, (ulong)b.Expect], 0, swapped, out done);
+                Assert.Equal((MapStatus.Ok, 2), (st, done));
+                (a.Status, b.Status) = (swapped[0], swapped[1]);
+                break;
             case OpKind.Delete:
                 st = map.DeleteBatch<ulong>(keys, out done);
                 (a.Status, b.Status) = done == 2 ? (MapStatus.Ok, MapStatus.Ok) : done == 1 ? (MapStatus.Ok, st) : (st, st);
@@ -174,7 +186,7 @@ public sealed class LinearizabilityTests
         long ret = Interlocked.Increment(ref clock);
         a.Invoke = invoke;
         a.Return = ret;
-        if (a.Kind == OpKind.CompareAndDelete || done >= 1)
+        if (a.Kind is OpKind.CompareAndDelete or OpKind.CompareAndUpdate || done >= 1)
         {
             b.Invoke = invoke;                        // the second element ran (else it stays out of the history)
             b.Return = ret;
@@ -203,5 +215,15 @@ public sealed class LinearizabilityTests
             new() { Kind = OpKind.CompareAndDelete, Key = 0, Rev = 1, Invoke = 2, Return = 3, Status = MapStatus.Ok },
         };
         Assert.False(LinearizabilityChecker.IsLinearizable(twice, initial: 1, maxEntries: 2));
+        // Two compare-and-swaps from revision 1 cannot both succeed (the second would find revision 2 or 3)...
+        var swaps = new List<HistoryOp>
+        {
+            new() { Kind = OpKind.CompareAndUpdate, Key = 0, Expect = 1, Rev = 2, Invoke = 1, Return = 4, Status = MapStatus.Ok },
+            new() { Kind = OpKind.CompareAndUpdate, Key = 0, Expect = 1, Rev = 3, Invoke = 2, Return = 3, Status = MapStatus.Ok },
+        };
+        Assert.False(LinearizabilityChecker.IsLinearizable(swaps, initial: 1, maxEntries: 2));
+        // ...but one that expects the other's revision may follow it.
+        swaps[1].Expect = 2;
+        Assert.True(LinearizabilityChecker.IsLinearizable(swaps, initial: 1, maxEntries: 2));
     }
 }

@@ -394,6 +394,83 @@ internal sealed unsafe partial class HashStore
         where TKey : struct, IKeyShape =>
         Pipeline<TKey, CompareDeleteStep<TKey>>(keys, results, n, new CompareDeleteStep<TKey> { Compares = compares, Offset = offset, Size = size, Shard = _capacity.CurrentShard() });
 
+    // ---- compare-and-swap update (FastMap's extension) ---------------------------------------------
+
+    /// <summary>Test hook: runs between a compare-and-swap's unlocked compare and its lock (a writer that lands
+    /// there must make the swap answer <c>-EBUSY</c>).</summary>
+    internal Action? CompareUpdateRaceForTests;
+
+    /// <inheritdoc/>
+    public override MapStatus CompareAndUpdate(byte* key, byte* value, byte* compare, uint offset, uint size) =>
+        KeySize == 16
+            ? CompareAndUpdate<Key16Shape>(key, Hash<Key16Shape>(key), value, compare, offset, size)
+            : CompareAndUpdate<AnyKeyShape>(key, Hash<AnyKeyShape>(key), value, compare, offset, size);
+
+    /// <summary>
+    /// Replaces a value only if its window still equals <paramref name="compare"/>. As compare-and-delete: a
+    /// validated unlocked compare answers <c>-ENOENT</c> or <c>-EBUSY</c> with no write (linearized at its
+    /// snapshot); a match is decided again under the key's home lock and its block's lock, where the compare and
+    /// the in-place write (between two version steps, so a copying reader sees the old value or the new one,
+    /// never a mix) are one step against every writer, all of which take the home lock first.
+    /// </summary>
+    private MapStatus CompareAndUpdate<TKey>(byte* key, ulong h, byte* value, byte* compare, uint offset, uint size)
+        where TKey : struct, IKeyShape
+    {
+        Hit hit;
+        while (true)
+        {
+            if (!Find<TKey>(key, h, out hit))
+                return MapStatus.ENOENT;
+            if ((hit.Word & Group.Version) == 0)
+            {
+                bool equal = WindowCompare.Equal(ref *(hit.Entry + _valueOffset + offset), ref *compare, size);
+                Volatile.ReadBarrier();               // the compare's loads complete before the version is read again
+                if (Group.SameVersion(hit.Word, Volatile.Read(ref Group.Word(hit.Ctrl))))
+                {
+                    if (!equal)
+                        return MapStatus.EBUSY;
+                    break;
+                }
+            }
+            WaitForWriter();
+        }
+        CompareUpdateRaceForTests?.Invoke();          // a writer may land here: what follows must see it
+        uint home = GroupOf(h);
+        LockGroup(home);
+        // Found without a lock, the slot may have been freed and reused since (3): it is still the key's if its
+        // tag is live and holds the key's bytes. If not, find the key again: exact under the home lock.
+        bool found = hit.Ctrl[hit.Slot] >= Group.Live && TKey.Equal(hit.Entry, key, KeySize);
+        if (!found)
+            found = Find<TKey>(key, h, out hit);
+        MapStatus ret = MapStatus.ENOENT;
+        if (found)
+        {
+            if (hit.Group != home)
+                LockGroup(hit.Group);
+            // Only an in-place pointer's store can change the window now (not excluded, as for delete).
+            if (!WindowCompare.Equal(ref *(hit.Entry + _valueOffset + offset), ref *compare, size))
+                ret = MapStatus.EBUSY;
+            else
+            {
+                WriteInPlace(in hit, value);
+                ret = MapStatus.Ok;
+            }
+            if (hit.Group != home)
+                UnlockGroup(hit.Group);
+        }
+        UnlockGroup(home);
+        return ret;
+    }
+
+    /// <inheritdoc/>
+    public override void CompareAndUpdateMany(byte* keys, byte* values, uint valueSize, byte* compares, uint offset, uint size,
+        int* results, uint n)
+    {
+        for (uint i = 0; i < n; i++)
+            results[i] = (int)CompareAndUpdate(keys + (nuint)i * KeySize, values + (nuint)i * valueSize,
+                compares + (nuint)i * size, offset, size);
+    }
+
     // ---- LRU ----------------------------------------------------------------------------------
 
     /// <summary>Takes a token, evicting keys while the map is full. Call with no group lock held.</summary>
