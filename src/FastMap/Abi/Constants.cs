@@ -39,6 +39,11 @@ public enum MapFlags : uint
     ReadOnlyProg = 1u << 7,
     /// <summary><c>BPF_F_WRONLY_PROG</c>: no effect on the command side.</summary>
     WriteOnlyProg = 1u << 8,
+    /// <summary>FastMap's own (<c>FM_F_LRU_COMPARE</c>; a bit the kernel does not use): an LRU hash map that accepts
+    /// compare-and-delete and compare-and-swap update, single and batch, atomic against its evictions. Any other map
+    /// type refuses it as the kernel refuses an unknown flag (<c>-EINVAL</c>); without it an LRU map answers as the
+    /// RFC's (<c>-EOPNOTSUPP</c>).</summary>
+    LruCompare = 1u << 30,
 }
 
 /// <summary>Per-element command flags (<c>flags</c> of the <c>BPF_MAP_*_ELEM</c> commands).</summary>

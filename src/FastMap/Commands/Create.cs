@@ -42,8 +42,8 @@ public sealed unsafe partial class BpfMap
         }
         else
         {
-            // htab_map_alloc_check
-            if ((f & ~HashFlagMask) != 0
+            // htab_map_alloc_check (FastMap's LruCompare is a known flag only on LRU maps)
+            if ((f & ~(lru ? HashFlagMask | MapFlags.LruCompare : HashFlagMask)) != 0
                 || (f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) == (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg))
                 return MapStatus.EINVAL;
             if (!lru && (f & MapFlags.NoCommonLru) != 0)
@@ -111,7 +111,8 @@ public sealed unsafe partial class BpfMap
         {
             ulong seed = (definition.Flags & MapFlags.ZeroSeed) != 0 ? 0 : BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
             store = HashStore.Create(definition.KeySize, valueBytes, lockOff, definition.MaxEntries, seed,
-                lru: definition.Type == MapType.LruHash, compares: definition.Type == MapType.Hash);
+                lru: definition.Type == MapType.LruHash,
+                compares: definition.Type == MapType.Hash || (definition.Flags & MapFlags.LruCompare) != 0);
         }
         if (store is null)
             return MapStatus.ENOMEM;

@@ -480,10 +480,12 @@ internal sealed unsafe partial class HashStore
         {
             if (_capacity.TryTake(shard))
                 return true;
-            if (!EvictOne(shard))
-                return false;
+            // Nothing to evict, although the map was full a moment ago: the keys that held its tokens were deleted
+            // while the hand went round, and their tokens are back. Not a reason to give up (it answered a false
+            // ENOMEM against a collector deleting in batches); only tries that keep finding neither are.
+            EvictOne(shard);
         }
-        return false;
+        return _capacity.TryTake(shard);
     }
 
     /// <summary>
@@ -510,7 +512,10 @@ internal sealed unsafe partial class HashStore
             bool still = hit.Ctrl[hit.Slot] >= Group.Live
                 && (KeySize == 16 ? GroupOf(Hash<Key16Shape>(hit.Entry)) : GroupOf(Hash<AnyKeyShape>(hit.Entry))) == home;
             if (still)
+            {
                 Unlink(home, in hit, shard);
+                Interlocked.Increment(ref _evictions);    // a slow path already (locks, a scan): the count is free
+            }
             UnlockRange(home, hit.Group);
             if (still)
                 return true;

@@ -104,6 +104,7 @@ internal sealed unsafe partial class HashStore : MapStore
     /// <summary>Bytes after the control blocks for the pin word (a line of its own).</summary>
     private const int PinBytes = 64;
     private long _recordLinks, _recordUnlinks;    // overflow records linked and unlinked so far (rare paths)
+    private long _evictions;                      // LRU: keys evicted so far
 
     /// <summary>Test hook: when nonzero, hashes are taken modulo this and re-spread, so keys share whole
     /// hash values (long chains, every tag colliding).</summary>
@@ -151,7 +152,8 @@ internal sealed unsafe partial class HashStore : MapStore
     /// <param name="maxEntries">Capacity.</param>
     /// <param name="seed">Hash seed.</param>
     /// <param name="lru">Evict on a full insert (<c>LRU_HASH</c>).</param>
-    /// <param name="compares">Compare-and-delete allowed (<c>HASH</c> only).</param>
+    /// <param name="compares">Compare-and-delete and compare-and-swap allowed (<c>HASH</c>, and <c>LRU_HASH</c> with
+    /// <see cref="MapFlags.LruCompare"/>: its evictions take the victim's home lock, as the compares do).</param>
     public static HashStore? Create(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares)
     {
         // Sizes: the command layer has bounded key + value below 4 MiB and max_entries to 2^27, so every
@@ -201,6 +203,9 @@ internal sealed unsafe partial class HashStore : MapStore
 
     /// <summary>Test view: overflow records linked, and unlinked, since the map was made.</summary>
     internal (long Linked, long Unlinked) RecordTrafficForTests => (Volatile.Read(ref _recordLinks), Volatile.Read(ref _recordUnlinks));
+
+    /// <summary>Test view: keys an LRU map has evicted so far.</summary>
+    internal long EvictionsForTests => Volatile.Read(ref _evictions);
 
     /// <summary>Test view: the batch bucket of a key, and the number of buckets.</summary>
     internal (uint Bucket, uint Buckets) BucketForTests(ReadOnlySpan<byte> key)
