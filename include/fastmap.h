@@ -34,7 +34,26 @@
  * the delete was called is always seen (-EBUSY); one that lands while the
  * delete runs may be lost with the entry, as either order is then correct.
  *
+ * Signals. libfastmap.so carries the .NET runtime (NativeAOT). It starts on the process's first
+ * fm_* call and then, for the whole process:
+ *  - handles SIGSEGV and SIGFPE (managed code turns null dereferences and divisions by zero into
+ *    exceptions this way). A fault outside the library's managed code goes to the handler that was
+ *    installed before the first fm_* call; if there was none, the default action is restored and
+ *    the fault repeats, so the process dies of SIGSEGV/SIGFPE (and dumps core) as without FastMap,
+ *    on any thread. A handler the host installs before its first call keeps working, on the same
+ *    kind of stack (SA_ONSTACK is kept). Such a handler should siglongjmp out or _exit: returning
+ *    from a fault it did not fix repeats the fault forever. A handler installed after the first
+ *    call replaces the runtime's; for faults that are not its own it should chain to the previous
+ *    handler (sigaction's third argument).
+ *  - handles SIGRTMIN, the runtime's signal for suspending threads for garbage collection; the
+ *    handler chains to a previous one. Do not use SIGRTMIN yourself. A thread that blocks it can
+ *    delay a collection until it leaves its fm_* call.
+ *  - SIGPIPE: the runtime's start-up sets it to SIG_IGN; the library saves the host's disposition
+ *    before and restores it after, so SIGPIPE stays as the host set it.
+ * No environment variable or build setting turns these off. tests/c/signal_host.c checks each.
+ *
  * Build: cc app.c $(pkg-config --cflags --libs fastmap)
+ * CMake: find_package(FastMap CONFIG REQUIRED); target_link_libraries(app PRIVATE FastMap::fastmap)
  */
 #ifndef FASTMAP_H
 #define FASTMAP_H
@@ -78,6 +97,11 @@ extern "C" {
 #define FM_F_RDONLY_PROG  128 /**< BPF_F_RDONLY_PROG: BPF programs may only read (accepted; FastMap runs no programs). */
 #define FM_F_WRONLY_PROG  256 /**< BPF_F_WRONLY_PROG: BPF programs may only write (accepted, as above). Not with
                                    FM_F_RDONLY_PROG (-EINVAL), and neither on a map with a spin lock (-EACCES). */
+#define FM_F_LRU_COMPARE  (1u << 30) /**< FastMap's own: an FM_MAP_TYPE_LRU_HASH map that accepts the compare
+                                        functions (compare-and-delete, compare-and-swap, single and batch),
+                                        atomic against its evictions (an evicted entry is -ENOENT). Any other
+                                        map type refuses it (-EINVAL, the kernel's answer to an unknown
+                                        flag); without it an LRU map answers -EOPNOTSUPP, as the RFC's. */
 
 /* Commands for fm_bpf(): the numbers of the kernel's enum bpf_cmd. */
 #define FM_BPF_MAP_CREATE                  0
@@ -216,13 +240,13 @@ FM_API int fm_map_delete_elem_flags(int fd, const void *key, uint64_t flags);
  * the value bytes [compare_offset, compare_offset + size) still equal @p compare, where
  * size = compare_size, or value_size if compare_size is 0. The compare and the unlink are
  * one atomic step against every other map operation.
- * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param fd             map handle (FM_MAP_TYPE_HASH, or LRU_HASH made with FM_F_LRU_COMPARE).
  * @param key            key_size bytes.
  * @param compare        the expected bytes (size of them).
  * @param compare_offset start of the window in the value.
  * @param compare_size   window length; 0 means value_size.
  * @return 0 (deleted), or in this order: -EBADF, -EPERM (FM_F_RDONLY handle), -EFAULT (key
- *   NULL), -EINVAL (window past value_size, overflow-safe), -EOPNOTSUPP (not a plain hash
+ *   NULL), -EINVAL (window past value_size, overflow-safe), -EOPNOTSUPP (not a hash or LRU-compare
  *   map, or the value holds a spin lock), -EFAULT (compare NULL), -ENOENT (absent),
  *   -EBUSY (the window differs; nothing was deleted).
  */
@@ -236,7 +260,7 @@ FM_API int fm_map_delete_elem_cmp(int fd, const void *key, const void *compare,
  * fm_map_delete_elem_cmp()). The compare and the write are one atomic step against every other
  * map operation, and a copying reader sees the old value or the new one, never a mix. An agent's
  * read-compute-write that must not overwrite a refresh landing in between uses this.
- * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param fd             map handle (FM_MAP_TYPE_HASH, or LRU_HASH made with FM_F_LRU_COMPARE).
  * @param key            key_size bytes.
  * @param value          value_size bytes: the new value.
  * @param compare        the expected bytes.
@@ -247,7 +271,7 @@ FM_API int fm_map_delete_elem_cmp(int fd, const void *key, const void *compare,
  * @return 0 (replaced), or in this order: -EBADF, -EPERM (FM_F_RDONLY handle), -EINVAL
  *   (FM_F_LOCK on a map without a spin lock), -EFAULT (key or value NULL), -EINVAL (unknown
  *   flags, FM_NOEXIST, FM_F_LOCK: a compare reads raw bytes), -EINVAL (window past value_size,
- *   overflow-safe), -EOPNOTSUPP (not a plain hash map, or the value holds a spin lock),
+ *   overflow-safe), -EOPNOTSUPP (not a plain hash or LRU-compare map, or the value holds a spin lock),
  *   -EFAULT (compare NULL), -ENOENT (absent), -EBUSY (the window differs; nothing written).
  */
 FM_API int fm_map_update_elem_cmp(int fd, const void *key, const void *value, const void *compare,
@@ -374,7 +398,7 @@ FM_API int fm_map_delete_batch(int fd, const void *keys, uint32_t *count, uint64
  * a whole is not atomic. Per-key outcomes go to @p results and the batch goes on past them:
  * results[i] is 0 (deleted), -EBUSY (the window differs: the entry was refreshed, it stays) or
  * -ENOENT (absent). Argument errors fail the whole call before any key is touched.
- * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param fd             map handle (FM_MAP_TYPE_HASH, or LRU_HASH made with FM_F_LRU_COMPARE).
  * @param keys           *count keys, back to back.
  * @param compares       *count windows of compare_size bytes (value_size if 0), back to back.
  * @param compare_offset start of the window in the value.
@@ -382,7 +406,7 @@ FM_API int fm_map_delete_batch(int fd, const void *keys, uint32_t *count, uint64
  * @param[out] results   *count int32_t per-key results.
  * @param count          in: keys; out: keys processed (all of them unless the call failed).
  * @return 0 (see @p results), or in this order, nothing deleted: -EBADF, -EPERM (FM_F_RDONLY
- *   handle), -EINVAL (window past value_size, overflow-safe), -EOPNOTSUPP (not a plain hash
+ *   handle), -EINVAL (window past value_size, overflow-safe), -EOPNOTSUPP (not a hash or LRU-compare
  *   map, or the value holds a spin lock), -EFAULT (count NULL, *count left as is; keys,
  *   compares or results NULL while *count > 0, *count set to 0). Also -EBADF if the handle is
  *   closed during the call: the first *count results are valid.
@@ -396,7 +420,7 @@ FM_API int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compare
  * fm_map_update_elem_cmp() of key i with value i and window i (BPF_MAP_UPDATE_BATCH with
  * FM_F_COMPARE). Per-key outcomes go to @p results (0 replaced, -EBUSY window differs,
  * -ENOENT absent) and the batch goes on past them; the batch as a whole is not atomic.
- * @param fd             map handle (FM_MAP_TYPE_HASH).
+ * @param fd             map handle (FM_MAP_TYPE_HASH, or LRU_HASH made with FM_F_LRU_COMPARE).
  * @param keys           *count keys, back to back.
  * @param values         *count values of value_size bytes, back to back.
  * @param compares       *count windows of compare_size bytes (value_size if 0), back to back.
@@ -642,6 +666,10 @@ FM__INLINE int fm__same(const uint8_t *a, const uint8_t *b, uint32_t n)
 FM__INLINE void fm__copy(uint8_t *d, const uint8_t *s, uint32_t n)
 {
 	uint32_t i = 0;
+
+	/* n is the map's value size, not what the caller's type says: keep GCC's -Warray-bounds from
+	 * judging the 16-byte steps against a smaller object it can see (as fm__hash does for keys). */
+	__asm__("" : "+r"(d));
 
 	for (; i + 16 <= n; i += 16)
 		_mm_storeu_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(s + i)));

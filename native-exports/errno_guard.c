@@ -15,10 +15,13 @@
  * local to the library. Cost: one direct call and a thread-local load and store (errno), about a
  * nanosecond next to the runtime's own transition.
  */
+#define _POSIX_C_SOURCE 200809L /* struct sigaction under -std=c11 */
 #define FM_NO_INLINE 1 /* the library defines the real functions; the header's inline reads are for callers */
 #include "../include/fastmap.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 
 #define RT(name) fmrt_##name
 
@@ -50,10 +53,37 @@ void *RT(_thread)(void);
 const int64_t *RT(_epoch)(void);
 void RT(_advance)(void);
 
+/*
+ * The runtime starts on the process's first call, and its start-up sets SIGPIPE to SIG_IGN for the
+ * whole process (so that its own socket writes get EPIPE), replacing SIG_DFL or a handler the host
+ * installed. A C host did not ask for that: the first call starts the runtime here, between saving
+ * SIGPIPE's disposition and putting it back. Later calls pay one load and a predicted branch.
+ */
+static int started;
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+
+static void start_runtime(void)
+{
+	struct sigaction host;
+	int saved = sigaction(SIGPIPE, NULL, &host) == 0;
+
+	(void)RT(_epoch)(); /* any export starts the runtime; this one does nothing else */
+	if (saved)
+		sigaction(SIGPIPE, &host, NULL);
+	__atomic_store_n(&started, 1, __ATOMIC_RELEASE);
+}
+
+#define START()                                                                   \
+	do {                                                                      \
+		if (__builtin_expect(!__atomic_load_n(&started, __ATOMIC_ACQUIRE), 0)) \
+			pthread_once(&start_once, start_runtime);                 \
+	} while (0)
+
 /* An int call: a negative result is the failure whose errno the export has set. */
 #define KEEP_ERRNO_INT(call)                  \
 	do {                                  \
 		int saved_ = errno;           \
+		START();                      \
 		int ret_ = (call);            \
 		if (ret_ >= 0)                \
 			errno = saved_;       \
@@ -64,6 +94,7 @@ void RT(_advance)(void);
 #define KEEP_ERRNO_ALWAYS(type, call)         \
 	do {                                  \
 		int saved_ = errno;           \
+		START();                      \
 		type ret_ = (call);           \
 		errno = saved_;               \
 		return ret_;                  \
@@ -72,6 +103,7 @@ void RT(_advance)(void);
 #define KEEP_ERRNO_VOID(call)                 \
 	do {                                  \
 		int saved_ = errno;           \
+		START();                      \
 		call;                         \
 		errno = saved_;               \
 	} while (0)
@@ -181,6 +213,7 @@ void fm_read_unlock(void) { KEEP_ERRNO_VOID(RT(read_unlock)()); }
 void *fm_map_lookup_elem_ptr(int fd, const void *key)
 {
 	int saved = errno;
+	START();
 	void *p = RT(map_lookup_elem_ptr)(fd, key);
 
 	if (p)

@@ -144,6 +144,19 @@ int main(void)
 	CHECK(results[0] == 0 && results[1] == 0 && results[2] == -EBUSY);
 	CHECK(rev_of(fd, 1) == 10 && rev_of(fd, 2) == 10 && rev_of(fd, 3) == 11);
 
+	/* FM_F_LRU_COMPARE: an LRU map that compares; any other type refuses the flag. */
+	FM_OPTS(fm_map_create_opts, lo, .map_flags = FM_F_LRU_COMPARE);
+	CHECK_ERR(fm_map_create(FM_MAP_TYPE_HASH, NULL, 4, sizeof(struct val), 4, &lo), EINVAL);
+	int cfd = fm_map_create(FM_MAP_TYPE_LRU_HASH, NULL, 4, sizeof(struct val), 4, &lo);
+	CHECK(cfd >= 0);
+	CHECK_RET(fm_map_update_elem(cfd, &k, &v, FM_ANY), 0);
+	CHECK_ERR(fm_map_update_elem_cmp(cfd, &k, &next, &stale, 0, 8, FM_ANY), EBUSY);
+	CHECK_RET(fm_map_update_elem_cmp(cfd, &k, &next, &want, 0, 8, FM_ANY), 0);
+	CHECK_ERR(fm_map_delete_elem_cmp(cfd, &k, &want, 0, 8), EBUSY);
+	uint64_t eight = 8;
+	CHECK_RET(fm_map_delete_elem_cmp(cfd, &k, &eight, 0, 8), 0);
+	CHECK_RET(fm_map_close(cfd), 0);
+
 	CHECK_RET(fm_map_close(fd), 0);
 	CHECK_RET(fm_map_close(afd), 0);
 	CHECK_RET(fm_map_close(lfd), 0);

@@ -32,7 +32,7 @@ public sealed partial class BatchDifferentialTests
     /// call deletes exactly what it returned (the two sides are then brought back in line by single deletes).
     /// Array lookup batches are compared call by call. The content is compared every 50 ops and at the end.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(RandomConfigs))]
     public void RandomBatchSequencesAnswerAsTheKernelDoes(string config)
     {

@@ -165,7 +165,7 @@ public sealed partial class BatchDifferentialTests
         // elem_flags: only BPF_F_LOCK, and only with a spin lock (NOEXIST/EXIST included: not batch flags).
         foreach (ulong ef in new ulong[] { 1, 2, 3, 4, 5, 6, 7, 8, 16, 64, 1UL << 32, 1UL << 63 })
             yield return new($"elem_flags=0x{ef:x}", cmd, n, ef);
-        if (cmd != CmdDeleteBatch)
+        if (cmd is not (CmdDeleteBatch or CmdUpdateBatch))  // FastMap's compare batches: pinned below
             yield return new("elem_flags=0x20 (BPF_F_COMPARE)", cmd, n, 32);
         // batch.flags: the hash walk checks it, the generic walks do not.
         foreach (ulong f in new ulong[] { 1, 2, 4, 1UL << 32, 1UL << 63 })
@@ -214,7 +214,7 @@ public sealed partial class BatchDifferentialTests
     /// <c>out_batch</c> was written (for arrays, its value), the key and value buffers, and the map's content after.
     /// The hash maps hold one key, so their outputs are comparable byte for byte despite the bucket layouts.
     /// </summary>
-    [Fact]
+    [KernelFact]
     public void BatchAttrChecksAnswerAsTheKernelDoes()
     {
         RequireKernel();
@@ -311,7 +311,7 @@ public sealed partial class BatchDifferentialTests
     /// <c>batch.flags</c> is not checked (the hash walk's check is its own), an <c>in_batch</c> past the last index
     /// restarts at index 0 (it is the previous key of <c>array_map_get_next_key</c>), and the last index is the end.
     /// </summary>
-    [Fact]
+    [KernelFact]
     public void ArrayLookupBatchIgnoresFlagsAndRestartsPastTheEndOnBothSides()
     {
         RequireKernel();
@@ -343,7 +343,7 @@ public sealed partial class BatchDifferentialTests
     /// <c>batch.flags</c>; the 6.18 kernel refuses both (EINVAL), which is why the comparison above leaves them out.
     /// Pinned so that the extension stays the only place the two differ on DELETE_BATCH.
     /// </summary>
-    [Fact]
+    [KernelFact]
     public void DeleteBatchWithCompareIsFastMapsExtensionAndTheKernelRefusesIt()
     {
         RequireKernel();
@@ -369,12 +369,38 @@ public sealed partial class BatchDifferentialTests
     }
 
     /// <summary>
+    /// FastMap's batch compare-and-swap update rides on UPDATE_BATCH with <c>BPF_F_COMPARE</c> and the delete batch's
+    /// compare fields; the 6.18 kernel refuses the flag (EINVAL). Pinned so that the extension stays the only place
+    /// the two differ on UPDATE_BATCH.
+    /// </summary>
+    [KernelFact]
+    public void UpdateBatchWithCompareIsFastMapsExtensionAndTheKernelRefusesIt()
+    {
+        RequireKernel();
+        using var p = new BatchPair(MapType.Hash, 4, 8, 4);
+        byte[] key = [7, 0, 0, 0], value = [1, 2, 3, 4, 5, 6, 7, 8], next = [9, 9, 9, 9, 9, 9, 9, 9];
+        Assert.Equal(0, p.Fm.UpdateElem(key, value));
+        Assert.Equal(0, p.Kernel.UpdateElem(key, value));
+        byte[] keys = Pack([key], 4), values = Pack([next], 8), compares = Pack([value[..4]], 4), results = Pinned(4);
+
+        byte[] ka = p.Kernel.Attr(null, keys, values, 1, 32, 0);
+        Assert.Equal(new BatchReply(EINVAL, 1, null), p.Kernel.Run(CmdUpdateBatch, ka));
+
+        byte[] fa = p.Fm.Attr(null, keys, values, 1, 32, 0);
+        BinaryPrimitives.WriteUInt64LittleEndian(fa.AsSpan(56), Address(compares));
+        BinaryPrimitives.WriteUInt32LittleEndian(fa.AsSpan(68), 4);
+        BinaryPrimitives.WriteUInt64LittleEndian(fa.AsSpan(72), Address(results));
+        Assert.Equal(new BatchReply(0, 1, null), p.Fm.Run(CmdUpdateBatch, fa));
+        Assert.Equal(0, BinaryPrimitives.ReadInt32LittleEndian(results));
+    }
+
+    /// <summary>
     /// LOOKUP_AND_DELETE_BATCH with a NULL keys, values or out_batch pointer on a map holding a key: both return
     /// -EFAULT with count 0, but the kernel has already unlinked the bucket it copied (it copies out after the delete
     /// and drops the entries), while FastMap refuses before deleting, by design (HashBatch's remarks). Pinned here so
     /// the difference stays deliberate, as for the single-element command in <see cref="KernelDifferentialTests"/>.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [InlineData(16)]
     [InlineData(24)]
     [InlineData(8)]
@@ -443,7 +469,7 @@ public sealed partial class BatchDifferentialTests
     /// every key once with its value and ends with <c>-ENOENT</c>; the deleting scans leave every map empty; a call
     /// from the cursor a scan ended on is <c>-ENOENT</c> with nothing, and the kernel's is n_buckets.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(ScanConfigs))]
     public void FullScansReturnTheSameEntriesAsTheKernel(string config)
     {
@@ -531,7 +557,7 @@ public sealed partial class BatchDifferentialTests
     /// 3, 5, 64 and 1000 (and with <c>batch.flags</c> 1, and F_LOCK on a spin-lock array): every call's status, count,
     /// <c>out_batch</c> and key and value bytes are the kernel's. The API's scan returns the kernel's entries in order.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(ArrayConfigs))]
     public void ArrayScansMatchTheKernelCallByCall(string config)
     {
@@ -644,7 +670,7 @@ public sealed partial class BatchDifferentialTests
     /// <c>-E2BIG</c> (replacements still succeed when full); then only replacements into the full map; a duplicate
     /// key (the last value wins); count 0. LRU maps evict instead: the same batches succeed whole on both sides.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(HashKinds))]
     public void UpdateBatchAppliesInOrderAndStopsWhenFullAsTheKernelDoes(string kind, bool api)
     {
@@ -705,7 +731,7 @@ public sealed partial class BatchDifferentialTests
     /// Array update_batch: in-range indices apply, the first index past the end stops the batch with <c>-E2BIG</c>
     /// and the count applied; the content is the kernel's index by index.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [InlineData(false)]
     [InlineData(true)]
     public void ArrayUpdateBatchStopsAtTheFirstIndexPastTheEnd(bool api)
@@ -750,7 +776,7 @@ public sealed partial class BatchDifferentialTests
     /// is (ignored on the way in); lookup scans with and without F_LOCK return zeroed lock bytes; delete_batch with
     /// F_LOCK; a deleting F_LOCK scan. Arrays take the generic walks and refuse the deleting ones (524).
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(LockConfigs))]
     public void SpinLockBatchesWithFLockAnswerAsTheKernelDoes(string config)
     {
@@ -835,7 +861,7 @@ public sealed partial class BatchDifferentialTests
     /// <c>-ENOENT</c> with count 2 and the last key kept; all present is 0 with the full count; a key twice stops at
     /// the second; a missing first key deletes nothing; count 0 does nothing.
     /// </summary>
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(HashKinds))]
     public void DeleteBatchStopsAtTheFirstMissingKeyAsTheKernelDoes(string kind, bool api)
     {

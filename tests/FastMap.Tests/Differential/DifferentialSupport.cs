@@ -5,7 +5,8 @@ using FastMap.Kernel;
 namespace FastMap.Tests.Differential;
 
 /// <summary>
-/// Shared plumbing of the kernel differential tests: the kernel gate (fail, never skip), a pinned
+/// Shared plumbing of the kernel differential tests: the kernel gate (fail; skip only for a non-root user whom
+/// bpf() refuses with EPERM, see <see cref="KernelFactAttribute"/>), a pinned
 /// runner thread, pinned buffers whose addresses can go into raw attrs, and formatting.
 /// </summary>
 internal static class DifferentialSupport

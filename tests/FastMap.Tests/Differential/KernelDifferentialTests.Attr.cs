@@ -72,7 +72,7 @@ public sealed partial class KernelDifferentialTests
             mismatches.Add($"{CmdName(cmd)} {what}: FastMap {Errno(f)}, kernel {Errno(k)}");
     }
 
-    [Fact]
+    [KernelFact]
     public void AttrChecksBeforeTheFdAnswerAsTheKernelDoes()
     {
         RequireKernel();
@@ -216,7 +216,7 @@ public sealed partial class KernelDifferentialTests
         }
     }
 
-    [Fact]
+    [KernelFact]
     public void AttrChecksOnAMapAnswerAsTheKernelDoesIncludingReadOnlyAndWriteOnlyHandles()
     {
         RequireKernel();
@@ -308,7 +308,7 @@ public sealed partial class KernelDifferentialTests
     /// deleted the key (it copies out after the delete) while FastMap refuses before deleting, by design
     /// (LookupAndDelete.cs remarks). Pinned here so the difference stays deliberate.
     /// </summary>
-    [Fact]
+    [KernelFact]
     public void LookupAndDeleteWithANullValueFailsAlikeButOnlyTheKernelLosesTheKey()
     {
         RequireKernel();
@@ -325,7 +325,7 @@ public sealed partial class KernelDifferentialTests
     /// DELETE with BPF_F_COMPARE or a nonzero <c>value</c> field: FastMap follows the RFC (patch 2/3), which the 6.18
     /// kernel predates, so these are asserted against the RFC's rules, and the kernel's 6.18 answer is pinned beside.
     /// </summary>
-    [Fact]
+    [KernelFact]
     public void DeleteFollowsTheRfcWhereTheRunningKernelPredatesIt()
     {
         RequireKernel();

@@ -136,7 +136,7 @@ public sealed partial class KernelDifferentialTests
         return (st == MapStatus.Ok ? 0 : (int)st, fd >= 0 ? 0 : fd);
     }
 
-    [Fact]
+    [KernelFact]
     public void CreateAnswersAsTheKernelDoesForEveryDefinitionInTheTable()
     {
         RequireKernel();
@@ -160,7 +160,7 @@ public sealed partial class KernelDifferentialTests
     /// <c>-EINVAL</c>, as for any unknown type, while the kernel creates it. Kept apart so the table above can demand
     /// identity; if FastMap ever implements the type, move the case into the table.
     /// </summary>
-    [Fact]
+    [KernelFact]
     public void PercpuArrayIsAKernelTypeThatFastMapRefusesAsUnknown()
     {
         RequireKernel();

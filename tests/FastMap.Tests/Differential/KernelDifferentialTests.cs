@@ -74,7 +74,7 @@ public sealed partial class KernelDifferentialTests
         return env is null ? DefaultSeed : int.Parse(env, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    [Theory]
+    [KernelTheory]
     [MemberData(nameof(Configs))]
     public void RandomSequencesAnswerAsTheKernelDoes(string config)
     {

