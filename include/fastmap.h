@@ -498,8 +498,18 @@ FM_API void fm_read_lock(void);
 
 /**
  * @brief Leaves a read-side section entered by fm_read_lock() on the same thread.
- * Calling it without a matching fm_read_lock() is a programming error: the process may be
- * aborted, or later sections of that thread may fail to protect their pointers.
+ * Only the outermost call ends the section (pointers from fm_map_lookup_elem_ptr() are
+ * invalid from then on).
+ *
+ * A call without a matching fm_read_lock() on this thread (the thread is in no section, or
+ * has never entered one) is a programming error that the library ignores: it does nothing,
+ * leaves errno alone, and the thread's next fm_read_lock() enters a section as usual (the
+ * nesting depth never goes below zero, so no later section is left unprotected). It does not
+ * abort: the check is the depth the library keeps anyway, ignoring the call costs nothing and
+ * puts no pointer of any thread at risk, whereas an abort would take down the host for an
+ * unlock that had nothing left to protect. The inline fm_read_unlock() answers the same (it
+ * hands a depth-0 call to the library). An extra unlock inside nested sections cannot be told
+ * from the inner section's own: the outer section then ends one unlock early, so pair the calls.
  */
 FM_API void fm_read_unlock(void);
 
@@ -508,10 +518,15 @@ FM_API void fm_read_unlock(void);
  * Call only inside fm_read_lock()/fm_read_unlock(); the pointer is valid until the
  * outermost section ends. It is 8-byte aligned. Writing through it is allowed (the
  * datapath's in-place refresh); a writer of more than one aligned word races with readers.
+ * Called by a thread that is in no read-side section, it returns NULL with errno EINVAL
+ * (the kernel's answer to a call in the wrong context), checked before the key and the
+ * handle: a pointer handed out there would be unprotected (the .NET LookupInPlace and
+ * LookupRef answer empty outside a ReadSection likewise). The inline version answers the same.
  * @param fd  map handle.
  * @param key key_size bytes.
- * @return the value pointer, or NULL with errno set: ENOENT (absent, or not an open
- *   handle), EFAULT (key NULL). Array maps answer too (every index < max_entries exists).
+ * @return the value pointer, or NULL with errno set, in this order: EINVAL (the calling
+ *   thread is in no read-side section), EFAULT (key NULL), ENOENT (absent, or not an open
+ *   handle). Array maps answer too (every index < max_entries exists).
  */
 FM_API void *fm_map_lookup_elem_ptr(int fd, const void *key);
 
@@ -536,7 +551,8 @@ FM_API void fm__advance(void);
  * differs (-EBUSY, nothing to write); anything else (keys in neighbour groups or overflow records, a
  * writer in the middle of the value, a compare that matches, any argument the library would refuse, a
  * closed or replaced handle, another layout version, array maps, spin-lock values, write-only handles)
- * calls the library. Writes are always the library's. Define FM_NO_INLINE before including this
+ * calls the library, and so does fm_map_lookup_elem_ptr() from a thread this unit has seen in no
+ * read-side section. Writes are always the library's. Define FM_NO_INLINE before including this
  * header to call the library every time. Taking a function's address gives the library's function. */
 #if !defined(FM_NO_INLINE) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__SSE2__)
 #define FM_INLINE_READS 1
@@ -807,7 +823,14 @@ FM__INLINE int fm__lookup_elem_inline(int fd, const void *key, void *value)
 FM__INLINE void *fm__lookup_elem_ptr_inline(int fd, const void *key)
 {
 	struct fm__probe p;
-	int r = fm__probe(fd, key, &p, 1);
+	const struct fm__slot *t = fm__self;
+	int r;
+
+	/* Outside a read-side section the library answers (NULL, EINVAL). This unit may not know the
+	 * thread's slot yet (its section was the library's fm_read_lock()): the library decides then too. */
+	if (!t || t->depth == 0)
+		return (fm_map_lookup_elem_ptr)(fd, key);
+	r = fm__probe(fd, key, &p, 1);
 
 	if (r != 1 && !fm__still(&p))
 		r = 1;

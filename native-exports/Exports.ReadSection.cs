@@ -26,19 +26,31 @@ internal static unsafe partial class Exports
     [UnmanagedCallersOnly(EntryPoint = Prefix + "read_unlock")]
     private static void ReadUnlock()
     {
+        // Without a matching fm_read_lock on this thread (depth 0): nothing happens (fastmap.h).
         try
         {
             RawCommands.ReadUnlock();
         }
         catch (Exception e)
         {
-            Environment.FailFast("fm_read_unlock without a matching fm_read_lock on this thread", e);
+            // Only an epoch advance due at the outermost exit can throw; an unmatched unlock is ignored
+            // (Epoch.ExitIfInside). A section left half-way is not safe to go on from, as in ReadLock.
+            Environment.FailFast("fm_read_unlock: could not leave the read-side section", e);
         }
     }
 
     [UnmanagedCallersOnly(EntryPoint = Prefix + "map_lookup_elem_ptr")]
     private static byte* MapLookupElemPtr(int fd, byte* key)
     {
+        // The pointer is only protected inside a read-side section (as the .NET LookupInPlace/LookupRef
+        // require ReadSection.IsActive): outside one, refuse first, whatever the arguments (the header's
+        // EINVAL). fastmap.h's inline lookup hands these calls here.
+        if (!Epoch.IsProtected)
+        {
+            SetErrno(MapStatus.EINVAL);
+            return null;
+        }
+
         // LookupPtr reads key_size bytes at once, so a NULL key is caught here (the header's EFAULT).
         if (key == null)
         {

@@ -324,8 +324,9 @@ public static unsafe class KernelBpf
         }
     });
 
-    // A cpulist: "0", "0-1", "0-3,5,7-8". The count is the sum of the range lengths.
-    private static int ParseCpuList(string text)
+    // A cpulist: "0", "0-1", "0-3,5,7-8". The count is the sum of the range lengths (num_possible_cpus(): the set bits).
+    // FastMap's own count (BpfMap.CountCpuList) must agree: a unit test feeds both the same masks.
+    internal static int ParseCpuList(string text)
     {
         int count = 0;
         foreach (string part in text.Trim().Split(',', StringSplitOptions.RemoveEmptyEntries))

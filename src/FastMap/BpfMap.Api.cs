@@ -4,8 +4,14 @@ using FastMap.Internal;
 
 namespace FastMap;
 
-// The .NET surface: spans and unmanaged structs in, statuses out. Every method checks its spans
-// (sizes, emptiness) and then pins and calls the pointer-level command, which C callers reach too.
+// The .NET surface: spans and unmanaged structs in, statuses out.
+// Check order. Every method first checks its own arguments, before the map is looked at at all: a span's
+// emptiness (EFAULT, the NULL pointer it stands for), its length (EINVAL), a typed overload's sizeof against
+// the map's sizes (EINVAL), an empty compare window (EINVAL). Only then does it pin and call the pointer-level
+// command (the *Core methods, which C callers reach directly), and that runs the command's own checks in the
+// kernel's order (flags before the handle, then handle, permission, ...: README's errno table). So .NET and C
+// answer alike whenever the spans are right; with a wrong span the .NET answer is the span's, even where the
+// command would have refused earlier (a closed handle's EBADF, unknown flags' EINVAL, a read-only handle's EPERM).
 public sealed unsafe partial class BpfMap
 {
     /// <summary>Looks a key up and copies its value out (<c>BPF_MAP_LOOKUP_ELEM</c>).</summary>

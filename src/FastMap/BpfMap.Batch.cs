@@ -31,7 +31,8 @@ public readonly record struct BatchCursor
 
 // Batch commands: the kernel's four, and FastMap's batch compare-and-delete. Spans give the counts:
 // a batch of n keys is n * KeySize bytes (a length that is not a multiple is EINVAL), with values
-// n * ValueBufferSize bytes; zero keys is the kernel's count 0, which does nothing.
+// n * ValueBufferSize bytes; zero keys is the kernel's count 0, which does nothing. As in BpfMap.Api.cs, these
+// span checks come first, before the command's own checks (the handle's EBADF included).
 public sealed unsafe partial class BpfMap
 {
     /// <summary>

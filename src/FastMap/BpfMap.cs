@@ -12,7 +12,9 @@ namespace FastMap;
 /// <para>Buffers follow the syscall's rules: a key span must hold exactly <see cref="KeySize"/> bytes,
 /// an input value exactly <see cref="ValueBufferSize"/>, an output value at least that many. An empty
 /// span stands for a NULL pointer (<see cref="MapStatus.EFAULT"/>); a span of the wrong length is
-/// <see cref="MapStatus.EINVAL"/>.</para>
+/// <see cref="MapStatus.EINVAL"/>. These span checks run first, before any of the command's own checks (which
+/// then follow the kernel's order, as for C callers): on a closed map, a wrong span answers its
+/// <see cref="MapStatus.EINVAL"/> or <see cref="MapStatus.EFAULT"/>, not <see cref="MapStatus.EBADF"/>.</para>
 /// <para>Closing (<see cref="Dispose"/>) while other threads use the map is safe: operations that
 /// start afterwards get <see cref="MapStatus.EBADF"/>, and the memory is freed only after every
 /// operation and read-side section that could still see it has ended.</para>
@@ -23,6 +25,7 @@ public sealed unsafe partial class BpfMap : IDisposable
     private readonly HashStore? _hash;      // the same store when it is a hash store: called directly on the hot paths
     private readonly MapFlags _flags;
     private readonly bool _canRead, _canWrite;
+    private readonly bool _comparable;      // the store compares values and holds no spin lock (read once: no virtual calls per op)
     private int _closed;
 
     private BpfMap(MapDefinition definition, MapStore store, uint valueBufferSize)
@@ -33,6 +36,7 @@ public sealed unsafe partial class BpfMap : IDisposable
         _flags = definition.Flags;
         _canRead = (_flags & MapFlags.WriteOnly) == 0;
         _canWrite = (_flags & MapFlags.ReadOnly) == 0;
+        _comparable = store.ComparesValues && !store.HasSpinLock;
         ValueBufferSize = (int)valueBufferSize;
     }
 
@@ -83,7 +87,9 @@ public sealed unsafe partial class BpfMap : IDisposable
     /// <summary>Native bytes the map reserves: a full map commits this much (pages are committed as entries use them).</summary>
     public long MemoryBytes => _store.Bytes;
 
-    /// <summary>The number of CPUs percpu values are laid out for (Linux: <c>/sys/devices/system/cpu/possible</c>).</summary>
+    /// <summary>The number of CPUs percpu values are laid out for (Linux: the CPUs listed in
+    /// <c>/sys/devices/system/cpu/possible</c>, counted as the kernel's <c>num_possible_cpus()</c> counts them:
+    /// "0,2-3" is 3, not 4).</summary>
     public static int PossibleCpus { get; } = ReadPossibleCpus();
 
     /// <summary>The map's store (tests and benchmarks look inside).</summary>
@@ -138,19 +144,40 @@ public sealed unsafe partial class BpfMap : IDisposable
     {
         try
         {
-            // "0-1" or "0,2-3": the highest CPU number plus one, as num_possible_cpus() counts.
-            string text = File.ReadAllText("/sys/devices/system/cpu/possible").Trim();
-            int max = 0;
-            foreach (string part in text.Split(','))
-            {
-                string last = part.Contains('-') ? part[(part.IndexOf('-') + 1)..] : part;
-                max = Math.Max(max, int.Parse(last, System.Globalization.CultureInfo.InvariantCulture));
-            }
-            return max + 1;
+            int n = CountCpuList(File.ReadAllText("/sys/devices/system/cpu/possible"));
+            return n > 0 ? n : Environment.ProcessorCount;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
         {
             return Environment.ProcessorCount;
         }
     }
+
+    /// <summary>
+    /// The number of CPUs in a kernel cpulist such as <c>/sys/devices/system/cpu/possible</c> holds ("0", "0-1",
+    /// "0,2-3", "0-3,8-11", with surrounding whitespace and a trailing newline): the set bits of the mask, as the
+    /// kernel's <c>num_possible_cpus()</c> (<c>cpumask_weight</c>) counts and sizes per-CPU values by. Not the highest
+    /// number plus one: "0,2-3" is 3 CPUs. The kernel prints disjoint ranges in order, so the count is the sum of the
+    /// range lengths (the parser of <c>src/FastMap.Kernel</c>'s <c>KernelBpf.PossibleCpus</c> counts the same way).
+    /// </summary>
+    /// <exception cref="FormatException">Not a cpulist (a part that is no number, or a range that runs backwards).</exception>
+    /// <exception cref="OverflowException">A number past <see cref="int.MaxValue"/>.</exception>
+    internal static int CountCpuList(string text)
+    {
+        int count = 0;
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int dash = part.IndexOf('-');
+            int lo = ParseCpu(dash < 0 ? part : part[..dash]);
+            int hi = dash < 0 ? lo : ParseCpu(part[(dash + 1)..]);
+            if (hi < lo)
+                throw new FormatException($"cpulist range {part} runs backwards");
+            count = checked(count + (hi - lo + 1));
+        }
+        return count;
+    }
+
+    // A CPU number: decimal digits, whitespace around them allowed ("0 - 3"); no sign.
+    private static int ParseCpu(string s) => int.Parse(s, System.Globalization.NumberStyles.AllowLeadingWhite
+        | System.Globalization.NumberStyles.AllowTrailingWhite, System.Globalization.CultureInfo.InvariantCulture);
 }

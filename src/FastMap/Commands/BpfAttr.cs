@@ -9,6 +9,15 @@ namespace FastMap;
 /// <c>syscall(__NR_bpf, ...)</c>. Pointers inside the attr are trusted to be valid or NULL: NULL gives
 /// <c>-EFAULT</c>, like an unmapped address in the kernel.
 /// </summary>
+/// <remarks>
+/// <para><b>Unsafe.</b> An attr is raw pointers: the commands read keys, values and compare windows from,
+/// and write values, keys, cursors and results to, whatever addresses its bytes hold, for as many bytes as
+/// the map's sizes and the attr's <c>count</c> say. A wrong address corrupts this process's memory or
+/// crashes it; nothing here can check it (as no userspace library can probe an address). Both entry
+/// points say so: <see cref="Execute(int, byte*, uint)"/> can only be called from an <c>unsafe</c> context,
+/// and <see cref="ExecuteUnsafe(int, Span{byte})"/> carries it in its name. Safe code wants
+/// <see cref="BpfMap"/>'s span and typed methods, which build no pointers from caller bytes.</para>
+/// </remarks>
 public static unsafe class BpfAttr
 {
     /// <summary><c>sizeof(union bpf_attr)</c> on the reference kernel (6.18): FastMap knows this many bytes.</summary>
@@ -27,12 +36,38 @@ public static unsafe class BpfAttr
         ComparesOffset = 56, BatchCompareOffsetOffset = 64, BatchCompareSizeOffset = 68, ResultsOffset = 72, BatchEnd = 80;
     private const int PageSize = 4096;
 
-    /// <summary>Runs one command on the caller's attr (any size up to a page).</summary>
+    /// <summary>
+    /// <c>bpf(cmd, attr, size)</c>, as C's <c>fm_bpf</c>: runs one command on the caller's attr. The pointers
+    /// inside the attr are dereferenced unchecked (see the class remarks).
+    /// </summary>
+    /// <param name="cmd">The <c>enum bpf_cmd</c> number.</param>
+    /// <param name="attr">The attr: <paramref name="size"/> readable bytes. The batch commands write <c>count</c>
+    /// (offset 32) back, as the kernel writes <c>uattr->batch.count</c>; nothing else in the attr is written.</param>
+    /// <param name="size">Bytes of <paramref name="attr"/>.</param>
+    /// <returns>0 (or a new handle for <see cref="BpfCommand.MapCreate"/>), or a negative errno: <c>-EFAULT</c>
+    /// for a NULL <paramref name="attr"/>, <c>-E2BIG</c> for a size above a page, else as
+    /// <see cref="ExecuteUnsafe(int, Span{byte})"/>.</returns>
+    public static int Execute(int cmd, byte* attr, uint size)
+    {
+        if (attr is null)
+            return (int)MapStatus.EFAULT;
+        if (size > PageSize)
+            return (int)MapStatus.E2BIG;
+        return ExecuteUnsafe(cmd, new Span<byte>(attr, (int)size));
+    }
+
+    /// <summary>
+    /// Runs one command on the caller's attr bytes (any size up to a page). <b>Unsafe despite its safe
+    /// signature:</b> the attr's pointer fields (key, value, keys, values, cursors, compares, results) are
+    /// dereferenced as raw addresses of this process, reading and writing as many bytes as the map's sizes
+    /// and the attr's <c>count</c> say. Put only addresses of live buffers of the right sizes there (or 0);
+    /// anything else corrupts memory or crashes the process. See the class remarks.
+    /// </summary>
     /// <param name="cmd">The <c>enum bpf_cmd</c> number.</param>
     /// <param name="attr">The attr bytes. The batch commands write <c>count</c> (offset 32) back, as
     /// the kernel writes <c>uattr->batch.count</c>; nothing else in the attr is written.</param>
     /// <returns>0 (or a new handle for <see cref="BpfCommand.MapCreate"/>) or a negative errno.</returns>
-    public static int Execute(int cmd, Span<byte> attr)
+    public static int ExecuteUnsafe(int cmd, Span<byte> attr)
     {
         // bpf_check_uarg_tail_zero: a larger attr is accepted only if the part we do not know is zero.
         if (attr.Length > PageSize)

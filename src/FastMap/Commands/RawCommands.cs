@@ -4,7 +4,9 @@ namespace FastMap.Internal;
 
 /// <summary>
 /// The pointer-and-handle entry points the C ABI shims call: one line each, so the exports stay
-/// thin and .NET and C share every check. Each returns 0 (or a handle) or a negative errno.
+/// thin and .NET and C share every check of the command, in the same order. (The .NET span methods
+/// check their spans before they reach these, so a wrong span answers first there: BpfMap.Api.cs.)
+/// Each returns 0 (or a handle) or a negative errno.
 /// </summary>
 internal static unsafe class RawCommands
 {
@@ -60,14 +62,7 @@ internal static unsafe class RawCommands
     public static int GetNextKey(int fd, byte* key, byte* nextKey) =>
         (int)BpfMap.GetNextKeyCore(HandleTable.Get(fd), key, nextKey);
 
-    public static int Bpf(int cmd, byte* attr, uint size)
-    {
-        if (attr is null)
-            return (int)MapStatus.EFAULT;
-        if (size > 4096)
-            return (int)MapStatus.E2BIG;
-        return BpfAttr.Execute(cmd, new Span<byte>(attr, (int)size));
-    }
+    public static int Bpf(int cmd, byte* attr, uint size) => BpfAttr.Execute(cmd, attr, size);
 
     public static int LookupBatch(int fd, byte* inBatch, byte* outBatch, byte* keys, byte* values, uint* count, ulong elemFlags) =>
         (int)BpfMap.LookupBatchCore(HandleTable.Get(fd), false, inBatch, outBatch, keys, values, count, elemFlags, 0);
@@ -95,5 +90,6 @@ internal static unsafe class RawCommands
 
     public static void ReadLock() => Epoch.Enter();
 
-    public static void ReadUnlock() => Epoch.Exit();
+    /// <summary>fm_read_unlock: leaves the thread's innermost section; without one (depth 0) does nothing.</summary>
+    public static void ReadUnlock() => Epoch.ExitIfInside();
 }

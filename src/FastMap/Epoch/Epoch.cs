@@ -145,6 +145,16 @@ internal static unsafe partial class Epoch
         }
     }
 
+    /// <summary>
+    /// <see cref="Exit()"/> for C callers (fm_read_unlock): an unmatched call, with the thread in no section
+    /// (or never attached), does nothing at all, with no assertion: fastmap.h documents it as ignored.
+    /// </summary>
+    internal static void ExitIfInside()
+    {
+        if (PerThread.Slot is { Depth: > 0 } t)
+            Exit(t);
+    }
+
     /// <summary>Requests at one epoch after which the thread tries again (see <see cref="RequestAdvance"/>).</summary>
     private const int RetryAfter = 64;
 

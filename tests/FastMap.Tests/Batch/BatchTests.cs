@@ -271,7 +271,7 @@ public class BatchTests
             Put32(64, 0);                             // compare_offset
             Put32(68, 8);                             // compare_size
             Put64(72, (ulong)hr.AddrOfPinnedObject()); // results
-            Assert.Equal(0, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal(0, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapDeleteBatch, attr));
             Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(attr.AsSpan(32)));   // count written back
             Assert.Equal([0, (int)MapStatus.EBUSY, 0], results);
             Assert.Equal(2, m.Count);
@@ -279,17 +279,17 @@ public class BatchTests
             // The compare fields without BPF_F_COMPARE are refused before anything happens.
             Put64(40, 0);
             Put32(32, 3);
-            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapDeleteBatch, attr));
             // ... and with the flag, the tail after results must be zero.
             Put64(40, (ulong)ElemFlags.Compare);
             attr[80] = 1;
-            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapDeleteBatch, attr));
             attr[80] = 0;
             // Other flags beside BPF_F_COMPARE: EINVAL, after the handle.
             Put64(40, (ulong)(ElemFlags.Compare | ElemFlags.Lock));
-            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal((int)MapStatus.EINVAL, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapDeleteBatch, attr));
             Put32(36, 99999);
-            Assert.Equal((int)MapStatus.EBADF, BpfAttr.Execute((int)BpfCommand.MapDeleteBatch, attr));
+            Assert.Equal((int)MapStatus.EBADF, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapDeleteBatch, attr));
             Assert.Equal(2, m.Count);
         }
         finally

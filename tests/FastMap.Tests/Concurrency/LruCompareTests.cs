@@ -74,10 +74,10 @@ public sealed class LruCompareTests(ITestOutputHelper output)
         BitConverter.TryWriteBytes(attr.AsSpan(8), 16u);
         BitConverter.TryWriteBytes(attr.AsSpan(12), 8u);
         BitConverter.TryWriteBytes(attr.AsSpan(16), (uint)MapFlags.LruCompare);
-        int fd = BpfAttr.Execute((int)BpfCommand.MapCreate, attr);
+        int fd = BpfAttr.ExecuteUnsafe((int)BpfCommand.MapCreate, attr);
         Assert.True(fd > 0, $"create: {fd}");
         BitConverter.TryWriteBytes(attr.AsSpan(0), (uint)MapType.Hash);
-        Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute((int)BpfCommand.MapCreate, attr));
+        Assert.Equal((int)MapStatus.EINVAL, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapCreate, attr));
         Assert.Equal(0, FastMap.Internal.RawCommands.Close(fd));
     }
 

@@ -14,7 +14,7 @@ internal readonly record struct BatchReply(int Ret, uint Count, uint? OutBatch)
 
 /// <summary>
 /// One map a batch differential drives: the kernel's through <c>bpf()</c>, or FastMap's through
-/// <see cref="BpfAttr.Execute"/> or through the .NET API. Key and value buffers are the caller's and must come from
+/// <see cref="BpfAttr.ExecuteUnsafe"/> or through the .NET API. Key and value buffers are the caller's and must come from
 /// <see cref="DifferentialSupport.Pinned"/>, since their addresses go into raw attrs.
 /// </summary>
 internal abstract class BatchTarget
@@ -54,7 +54,7 @@ internal abstract class BatchTarget
 
 /// <summary>
 /// A map driven through raw <c>union bpf_attr</c> bytes: <see cref="KernelBpf.Sys"/> for the kernel,
-/// <see cref="BpfAttr.Execute"/> for FastMap. The same builder makes both sides' attrs, so they differ only in the map
+/// <see cref="BpfAttr.ExecuteUnsafe"/> for FastMap. The same builder makes both sides' attrs, so they differ only in the map
 /// fd and the buffer addresses.
 /// </summary>
 internal sealed class AttrBatchTarget : BatchTarget
@@ -106,7 +106,7 @@ internal sealed class AttrBatchTarget : BatchTarget
     public BatchReply Run(int cmd, byte[] attr)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(_out, Sentinel);
-        int r = _kernel ? KernelBpf.Sys(cmd, attr) : BpfAttr.Execute(cmd, attr);
+        int r = _kernel ? KernelBpf.Sys(cmd, attr) : BpfAttr.ExecuteUnsafe(cmd, attr);
         uint outBatch = BinaryPrimitives.ReadUInt32LittleEndian(_out);
         return new BatchReply(r, BinaryPrimitives.ReadUInt32LittleEndian(attr.AsSpan(32)), outBatch == Sentinel ? null : outBatch);
     }

@@ -9,7 +9,7 @@ namespace FastMap.Tests.Differential;
 
 /// <summary>
 /// The batch commands (LOOKUP_BATCH 24, LOOKUP_AND_DELETE_BATCH 25, UPDATE_BATCH 26, DELETE_BATCH 27) on FastMap
-/// against the running kernel: raw attrs through <see cref="BpfAttr.Execute"/> and <see cref="KernelBpf.Sys"/>, and
+/// against the running kernel: raw attrs through <see cref="BpfAttr.ExecuteUnsafe"/> and <see cref="KernelBpf.Sys"/>, and
 /// FastMap's .NET batch API where it says the same thing.
 /// </summary>
 /// <remarks>

@@ -4,7 +4,7 @@ using static FastMap.Tests.Differential.DifferentialSupport;
 
 namespace FastMap.Tests.Differential;
 
-// The attr-level differential: the same union bpf_attr bytes through BpfAttr.Execute and through bpf(). Pointers come
+// The attr-level differential: the same union bpf_attr bytes through BpfAttr.ExecuteUnsafe and through bpf(). Pointers come
 // from pinned arrays (one set per side, so outputs can be compared); map fds differ per side and are patched in.
 public sealed partial class KernelDifferentialTests
 {
@@ -56,7 +56,7 @@ public sealed partial class KernelDifferentialTests
     /// <summary>Same bytes to both sides (no fd of either side inside).</summary>
     private static void SameRaw(List<string> mismatches, string what, int cmd, byte[] attr)
     {
-        int f = BpfAttr.Execute(cmd, attr);
+        int f = BpfAttr.ExecuteUnsafe(cmd, attr);
         int k = KernelBpf.Raw(cmd, attr);
         // A create that succeeded returns a handle or fd: compare success, and close both.
         if (cmd == CmdCreate)
@@ -201,7 +201,7 @@ public sealed partial class KernelDifferentialTests
             byte[] ka = ElemAttr((uint)Fd, K, key, value, flags);
             patch?.Invoke(fa);
             patch?.Invoke(ka);
-            int f = BpfAttr.Execute(cmd, fa);
+            int f = BpfAttr.ExecuteUnsafe(cmd, fa);
             int k = KernelBpf.Sys(cmd, ka);
             if (f != k)
                 mismatches.Add($"{Fm.Definition.Type} flags=0x{(uint)Fm.Definition.Flags:x} {CmdName(cmd)} {what}: FastMap {Errno(f)}, kernel {Errno(k)}");
@@ -340,7 +340,7 @@ public sealed partial class KernelDifferentialTests
             BinaryPrimitives.WriteUInt32LittleEndian(a.AsSpan(40), off);
             BinaryPrimitives.WriteUInt32LittleEndian(a.AsSpan(44), size);
             patch?.Invoke(a);
-            return BpfAttr.Execute(CmdDelete, a);
+            return BpfAttr.ExecuteUnsafe(CmdDelete, a);
         }
 
         Assert.Equal(0, (int)p.Fm.Update(p.F.Key, p.F.Value));
@@ -374,12 +374,12 @@ public sealed partial class KernelDifferentialTests
         byte[] aa = ElemAttr((uint)arr.Fm.Handle, arr.F, "k", null, Compare);
         BinaryPrimitives.WriteUInt64LittleEndian(aa.AsSpan(32), Address(expected));
         BinaryPrimitives.WriteUInt32LittleEndian(aa.AsSpan(44), 4);
-        Assert.Equal((int)MapStatus.EOPNOTSUPP, BpfAttr.Execute(CmdDelete, aa));
+        Assert.Equal((int)MapStatus.EOPNOTSUPP, BpfAttr.ExecuteUnsafe(CmdDelete, aa));
         BinaryPrimitives.WriteUInt32LittleEndian(aa.AsSpan(40), 6);
-        Assert.Equal((int)MapStatus.EINVAL, BpfAttr.Execute(CmdDelete, aa));
+        Assert.Equal((int)MapStatus.EINVAL, BpfAttr.ExecuteUnsafe(CmdDelete, aa));
         using var ro = new AttrPair(MapType.Hash, 1u << 3);
         byte[] ra = ElemAttr((uint)ro.Fm.Handle, ro.F, "k", null, Compare);
         BinaryPrimitives.WriteUInt32LittleEndian(ra.AsSpan(40), 100);                     // bad window, but EPERM first
-        Assert.Equal((int)MapStatus.EPERM, BpfAttr.Execute(CmdDelete, ra));
+        Assert.Equal((int)MapStatus.EPERM, BpfAttr.ExecuteUnsafe(CmdDelete, ra));
     }
 }

@@ -15,7 +15,7 @@ namespace FastMap.Tests.Differential;
 /// Reproduce a failure with the seed printed in its message: set <c>FASTMAP_DIFF_SEED</c> to run every configuration
 /// with that seed (the default is the fixed one below, so runs are reproducible without it).
 /// Also in this class (partial files): <c>.Create.cs</c> (the create-parameter table) and <c>.Attr.cs</c> (raw attrs
-/// through <see cref="BpfAttr.Execute"/> and <see cref="KernelBpf.Sys"/>).
+/// through <see cref="BpfAttr.ExecuteUnsafe"/> and <see cref="KernelBpf.Sys"/>).
 /// </remarks>
 public sealed partial class KernelDifferentialTests
 {

@@ -38,6 +38,30 @@ public class BadInputTests
         AssertUnchanged(m, 1);
     }
 
+    // The documented order (BpfMap.Api.cs, README): a .NET method checks its spans before any check of the command,
+    // the handle's included; with right spans it answers what C and bpf() answer, in the kernel's order.
+    [Fact]
+    public void SpanChecksComeBeforeTheHandleCheck()
+    {
+        var m = Hash();
+        m.Dispose();
+        Assert.Equal(MapStatus.EINVAL, m.Lookup(new byte[15], new byte[32]));
+        Assert.Equal(MapStatus.EFAULT, m.Lookup(default, new byte[32]));
+        Assert.Equal(MapStatus.EINVAL, m.Update(Key(1), new byte[31]));
+        Assert.Equal(MapStatus.EFAULT, m.Delete(default));
+        Assert.Equal(MapStatus.EINVAL, m.CompareAndDelete(Key(1), default, 0));
+        Assert.Equal(MapStatus.EINVAL, m.Lookup(1L, out long _));
+        Assert.Equal(MapStatus.EINVAL, m.DeleteBatch(new byte[17], out _));
+        // Unknown flags are refused before the handle (the kernel's order), but after the spans.
+        Assert.Equal(MapStatus.EFAULT, m.Lookup(default, new byte[32], (ElemFlags)0x100));
+        Assert.Equal(MapStatus.EINVAL, m.Lookup(Key(1), new byte[32], (ElemFlags)0x100));
+        // Right spans: the command's answer, as C gets it.
+        Assert.Equal(MapStatus.EBADF, m.Lookup(Key(1), new byte[32]));
+        Assert.Equal(MapStatus.EBADF, m.Update(Key(1), Value(1, 1)));
+        Assert.Equal(MapStatus.EBADF, m.Delete(Key(1)));
+        Assert.Equal(MapStatus.EBADF, m.DeleteBatch(Key(1), out _));
+    }
+
     [Fact]
     public void TypedOverloadsWithTheWrongSizeAreEINVAL()
     {
@@ -108,7 +132,7 @@ public class BadInputTests
         BitConverter.TryWriteBytes(attr.AsSpan(8), key);
         BitConverter.TryWriteBytes(attr.AsSpan(16), value);
         BitConverter.TryWriteBytes(attr.AsSpan(24), flags);
-        return BpfAttr.Execute((int)cmd, attr);
+        return BpfAttr.ExecuteUnsafe((int)cmd, attr);
     }
 
     [Fact]
@@ -116,12 +140,12 @@ public class BadInputTests
     {
         var attr = new byte[200];
         attr[190] = 1;
-        Assert.Equal(-7, BpfAttr.Execute(1, attr));
-        Assert.Equal(-7, BpfAttr.Execute(1, new byte[4097]));
+        Assert.Equal(-7, BpfAttr.ExecuteUnsafe(1, attr));
+        Assert.Equal(-7, BpfAttr.ExecuteUnsafe(1, new byte[4097]));
         attr[190] = 0;
         attr[40] = 1; // past LOOKUP's last field
-        Assert.Equal(-22, BpfAttr.Execute(1, attr));
-        Assert.Equal(-22, BpfAttr.Execute(77, new byte[168]));
+        Assert.Equal(-22, BpfAttr.ExecuteUnsafe(1, attr));
+        Assert.Equal(-22, BpfAttr.ExecuteUnsafe(77, new byte[168]));
     }
 
     [Fact]
@@ -132,14 +156,14 @@ public class BadInputTests
         BitConverter.TryWriteBytes(attr.AsSpan(4), 4u);
         BitConverter.TryWriteBytes(attr.AsSpan(8), 4u);
         BitConverter.TryWriteBytes(attr.AsSpan(12), 4u);
-        int fd = BpfAttr.Execute(0, attr);
+        int fd = BpfAttr.ExecuteUnsafe(0, attr);
         Assert.True(fd > 0);
         BpfMap.FromHandle(fd)!.Dispose();
         BitConverter.TryWriteBytes(attr.AsSpan(48), 3u);          // btf_fd
-        Assert.Equal(-22, BpfAttr.Execute(0, attr));
+        Assert.Equal(-22, BpfAttr.ExecuteUnsafe(0, attr));
         BitConverter.TryWriteBytes(attr.AsSpan(48), 0u);
         attr.AsSpan(28, 16).Fill((byte)'a');                      // name without a terminator
-        Assert.Equal(-22, BpfAttr.Execute(0, attr));
+        Assert.Equal(-22, BpfAttr.ExecuteUnsafe(0, attr));
     }
 
     [Fact]

@@ -178,6 +178,6 @@ public class CompareAndDeleteTests
         BitConverter.TryWriteBytes(attr.AsSpan(32), compare);
         BitConverter.TryWriteBytes(attr.AsSpan(40), off);
         BitConverter.TryWriteBytes(attr.AsSpan(44), size);
-        return BpfAttr.Execute((int)cmd, attr);
+        return BpfAttr.ExecuteUnsafe((int)cmd, attr);
     }
 }

@@ -26,7 +26,7 @@ public class CompareAndUpdateTests
         BitConverter.TryWriteBytes(attr.AsSpan(32), c is null ? 0ul : (ulong)c);
         BitConverter.TryWriteBytes(attr.AsSpan(40), off);
         BitConverter.TryWriteBytes(attr.AsSpan(44), size);
-        return BpfAttr.Execute((int)BpfCommand.MapUpdateElem, attr);
+        return BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateElem, attr);
     }
 
     private static byte[] Read(BpfMap m, byte[] key)
@@ -157,13 +157,13 @@ public class CompareAndUpdateTests
         BitConverter.TryWriteBytes(attr.AsSpan(0), m.Handle);
         BitConverter.TryWriteBytes(attr.AsSpan(8), (ulong)key);
         BitConverter.TryWriteBytes(attr.AsSpan(16), (ulong)value);
-        Assert.Equal(0, BpfAttr.Execute((int)BpfCommand.MapUpdateElem, attr));
+        Assert.Equal(0, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateElem, attr));
         BitConverter.TryWriteBytes(attr.AsSpan(32), (ulong)cmp);
-        Assert.Equal(-22, BpfAttr.Execute((int)BpfCommand.MapUpdateElem, attr));  // compare without the flag
+        Assert.Equal(-22, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateElem, attr));  // compare without the flag
         BitConverter.TryWriteBytes(attr.AsSpan(24), (ulong)ElemFlags.Compare);
-        Assert.Equal(0, BpfAttr.Execute((int)BpfCommand.MapUpdateElem, attr));    // whole-value compare, 5 == 5
+        Assert.Equal(0, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateElem, attr));    // whole-value compare, 5 == 5
         attr[48] = 1;
-        Assert.Equal(-22, BpfAttr.Execute((int)BpfCommand.MapUpdateElem, attr));  // past the compare fields
+        Assert.Equal(-22, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateElem, attr));  // past the compare fields
     }
 
     /// <summary>A refresh that lands after the unlocked compare matched and before the lock: the compare under the
@@ -252,7 +252,7 @@ public class CompareAndUpdateTests
             BitConverter.TryWriteBytes(attr.AsSpan(64), 0u);
             BitConverter.TryWriteBytes(attr.AsSpan(68), 8u);
             BitConverter.TryWriteBytes(attr.AsSpan(72), (ulong)resHandle.AddrOfPinnedObject());
-            Assert.Equal(0, BpfAttr.Execute((int)BpfCommand.MapUpdateBatch, attr));
+            Assert.Equal(0, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateBatch, attr));
             Assert.Equal(3u, BitConverter.ToUInt32(attr, 32));
             Assert.Equal(new[] { 0, (int)MapStatus.EBUSY, 0 }, res);
             Assert.Equal(7ul, BitConverter.ToUInt64(Read(m, BitConverter.GetBytes(0ul))));
@@ -260,7 +260,7 @@ public class CompareAndUpdateTests
             // Compare fields without the flag: EINVAL before the handle, as for the delete batch.
             BitConverter.TryWriteBytes(attr.AsSpan(40), 0ul);
             BitConverter.TryWriteBytes(attr.AsSpan(36), 12345);
-            Assert.Equal(-22, BpfAttr.Execute((int)BpfCommand.MapUpdateBatch, attr));
+            Assert.Equal(-22, BpfAttr.ExecuteUnsafe((int)BpfCommand.MapUpdateBatch, attr));
         }
         finally
         {

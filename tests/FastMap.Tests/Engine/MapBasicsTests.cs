@@ -122,6 +122,42 @@ public class MapBasicsTests
         Assert.Equal(2, m.Count);
     }
 
+    // num_possible_cpus() is the weight of the possible mask, not its highest bit plus one: on a machine whose
+    // /sys/devices/system/cpu/possible reads "0,2-3", per-CPU values are 3 copies long. FastMap.Kernel's own
+    // parser (which sizes the kernel side of the differential tests) must give the same counts.
+    [Theory]
+    [InlineData("0", 1)]
+    [InlineData("0-1", 2)]
+    [InlineData("0,2-3", 3)]
+    [InlineData("0-3,8-11", 8)]
+    [InlineData("0-3,8-11\n", 8)]
+    [InlineData("  0,2-3 \n", 3)]
+    [InlineData("0, 2-3,\t5", 4)]
+    [InlineData("1-2", 2)]
+    [InlineData("0-63\n", 64)]
+    public void PossibleCpusCountTheMasksSetBits(string mask, int cpus)
+    {
+        Assert.Equal(cpus, BpfMap.CountCpuList(mask));
+        Assert.Equal(cpus, FastMap.Kernel.KernelBpf.ParseCpuList(mask));
+    }
+
+    [Theory]
+    [InlineData("3-1")]
+    [InlineData("x")]
+    [InlineData("0-")]
+    [InlineData("-1")]
+    public void PossibleCpusRefuseWhatIsNoCpuList(string mask) =>
+        Assert.Throws<FormatException>(() => BpfMap.CountCpuList(mask));
+
+    [Fact]
+    public void PossibleCpusIsTheCountOfThisMachinesMask()
+    {
+        const string path = "/sys/devices/system/cpu/possible";
+        if (File.Exists(path))
+            Assert.Equal(BpfMap.CountCpuList(File.ReadAllText(path)), BpfMap.PossibleCpus);
+        Assert.True(BpfMap.PossibleCpus >= 1);
+    }
+
     [Fact]
     public void PercpuValuesTravelAsOneRoundedCopyPerPossibleCpu()
     {
