@@ -135,6 +135,18 @@ int ct_erase(void *m, const void *key)
 }
 
 // Compare-and-delete on the revision (single-threaded: trivially "atomic").
+int ct_update_cmp(void *m, const void *key, const void *value, uint64_t revision)
+{
+	table *t = m;
+	uint64_t i = probe(t, key);
+	if (!t->slots[i].used)
+		return -ENOENT;
+	if (t->slots[i].value.revision != revision)
+		return -EBUSY;
+	memcpy(&t->slots[i].value, value, sizeof(t->slots[i].value));
+	return 0;
+}
+
 int ct_erase_cmp(void *m, const void *key, uint64_t revision)
 {
 	table *t = m;

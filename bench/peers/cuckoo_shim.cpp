@@ -89,6 +89,17 @@ int ck_erase_cmp(void *m, const void *key, uint64_t expected_revision) {
     return !found ? -ENOENT : matched ? 0 : -EBUSY;
 }
 
+// cmpupd: replace the value only if the stored revision is the expected one, under the bucket locks (update_fn).
+int ck_update_cmp(void *m, const void *key, const void *value, uint64_t expected_revision) {
+    bool matched = false;
+    bool found = M(m)->update_fn(*static_cast<const Key16 *>(key), [&](Value32 &v) {
+        matched = v.revision == expected_revision;
+        if (matched)
+            v = *static_cast<const Value32 *>(value);
+    });
+    return !found ? -ENOENT : matched ? 0 : -EBUSY;
+}
+
 // gc-pass's delete: ck_erase_cmp for each key, looped here so that the harness pays no managed-to-native
 // transition per key (a C++ collector would call erase_fn directly). results[i] as ck_erase_cmp's return.
 void ck_erase_cmp_batch(void *m, const void *keys, const uint64_t *expected_revisions, uint64_t n, int32_t *results) {

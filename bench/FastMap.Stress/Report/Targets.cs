@@ -22,6 +22,8 @@ public static class Targets
     private static readonly string[] Lookups = ["lookup-hit", "lookup-miss"];
     private static readonly string[] Writes = ["update-exist", "churn", "cmpdel-match", "cmpdel-stale"];
     private static readonly string[] Kernels = ["kernel-hash", "kernel-hash-noprealloc"];
+    /// <summary>The compare-and-swap issue's: at least 3x ConcurrentDictionary's TryUpdate, 20x the kernel's lookup + update.</summary>
+    private static readonly string[] CompareUpdates = ["cmpupd-match", "cmpupd-stale"];
 
     /// <summary>gc-pass deletes per second over the whole pass (scan + decide + delete), in millions, at S and L.</summary>
     private static readonly Dictionary<string, double> GcPassGoal = new() { ["S"] = 15, ["L"] = 8 };
@@ -46,6 +48,12 @@ public static class Targets
                     foreach (string peer in new[] { "ConcurrentDictionary", "NonBlocking" })
                         Ratio(list, s, r, $"{w} >= 3x {peer}", size, w, t, fm, peer, 3);
                     Ratio(list, s, r, $"{w} >= 1.2x libcuckoo", size, w, t, fm, "libcuckoo", 1.2);
+                }
+                foreach (string w in CompareUpdates)
+                {
+                    Ratio(list, s, r, $"{w} >= 3x ConcurrentDictionary", size, w, t, fm, "ConcurrentDictionary", 3);
+                    foreach (string k in Kernels)
+                        Ratio(list, s, r, $"{w} >= 20x {k}", size, w, t, fm, k, 20);
                 }
                 foreach (string k in Kernels)
                     foreach (string w in Lookups.Concat(Writes))

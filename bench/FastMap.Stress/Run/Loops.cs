@@ -72,6 +72,29 @@ public struct CmpdelMatchOp : IOp
     }
 }
 
+/// <summary>Compare-and-swap update of a present key on a revision that is not its own: -EBUSY, nothing written.</summary>
+public struct CmpupdStaleOp : IOp
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Run<TMap>(ref TMap m, ThreadCtx c, int i) where TMap : struct, IMapUnderTest
+    {
+        Value32 wrong = Value32.Make(c.QRev[i] ^ (1UL << 63));
+        return m.CompareAndUpdate(in c.Q[i], in wrong, in wrong) == St.EBUSY ? 1 : Loops.Err;
+    }
+}
+
+/// <summary>Compare-and-swap update of an owned key on its current revision: the value is written (with the same
+/// revision, so the next pass over the key matches again, and the map's contents stay as the other workloads expect).</summary>
+public struct CmpupdMatchOp : IOp
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Run<TMap>(ref TMap m, ThreadCtx c, int i) where TMap : struct, IMapUnderTest
+    {
+        Value32 v = Value32.Make(c.QRev[i]);
+        return m.CompareAndUpdate(in c.Q[i], in v, in v) == St.Ok ? v.Revision : Loops.Err;
+    }
+}
+
 public struct ChurnOp : IOp
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -109,6 +132,8 @@ public static class Loops
             case Workload.UpdateExist: Loop<TMap, UpdateExistOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.CmpdelStale: Loop<TMap, CmpdelStaleOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.CmpdelMatch: Loop<TMap, CmpdelMatchOp>(ref m, c, warmupUntil, deadline); break;
+            case Workload.CmpupdStale: Loop<TMap, CmpupdStaleOp>(ref m, c, warmupUntil, deadline); break;
+            case Workload.CmpupdMatch: Loop<TMap, CmpupdMatchOp>(ref m, c, warmupUntil, deadline); break;
             case Workload.Churn: Loop<TMap, ChurnOp>(ref m, c, warmupUntil, deadline); break;
             default: throw new ArgumentOutOfRangeException(nameof(w));
         }

@@ -6,7 +6,7 @@ namespace FastMap.Stress.Run;
 /// 3/4 (it slides the present window), so one prefill per size serves every workload and round. gc-race and gc-pass
 /// restore what their collectors deleted before they return.
 /// </remarks>
-public enum Workload { LookupHit, LookupMiss, BulkLookup, UpdateExist, CmpdelStale, CmpdelMatch, Churn, GcRace, GcPass }
+public enum Workload { LookupHit, LookupMiss, BulkLookup, UpdateExist, CmpdelStale, CmpdelMatch, CmpupdStale, CmpupdMatch, Churn, GcRace, GcPass }
 
 public static class Workloads
 {
@@ -21,6 +21,8 @@ public static class Workloads
         Workload.Churn => "churn",
         Workload.CmpdelMatch => "cmpdel-match",
         Workload.CmpdelStale => "cmpdel-stale",
+        Workload.CmpupdMatch => "cmpupd-match",
+        Workload.CmpupdStale => "cmpupd-stale",
         Workload.GcRace => "gc-race",
         Workload.GcPass => "gc-pass",
         _ => w.ToString(),
@@ -44,5 +46,5 @@ public static class Workloads
 
     /// <summary>Reads that may use every key; writes use only the thread's own partitions.</summary>
     public static bool ReadsAllKeys(this Workload w) =>
-        w is Workload.LookupHit or Workload.LookupMiss or Workload.BulkLookup or Workload.CmpdelStale;
+        w is Workload.LookupHit or Workload.LookupMiss or Workload.BulkLookup or Workload.CmpdelStale or Workload.CmpupdStale;
 }

@@ -17,6 +17,9 @@ public readonly struct FastMapManaged(BpfMap map) : IMapUnderTest, IBatchScanner
     public int CompareAndDelete(in Key16 key, in Value32 expected) =>
         (int)_map.CompareAndDelete<Key16, ulong>(in key, in expected.Revision, 0);
 
+    public int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected) =>
+        (int)_map.CompareAndUpdate<Key16, Value32, ulong>(in key, in value, in expected.Revision, 0);
+
     public int StoreRevisionInPlace(in Key16 key, ulong revision)
     {
         using (ReadSection.Enter())

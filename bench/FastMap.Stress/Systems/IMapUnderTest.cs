@@ -32,6 +32,12 @@ public interface IMapUnderTest : IDisposable
     /// </summary>
     int CompareAndDelete(in Key16 key, in Value32 expected);
     /// <summary>
+    /// cmpupd: replace the value with <paramref name="value"/> only if the stored revision (8-byte window at offset 0)
+    /// equals <c>expected.Revision</c>: 0, -EBUSY, -ENOENT. Systems without a window compare the whole value
+    /// (ConcurrentDictionary's TryUpdate). Atomic unless <see cref="MapSystem.AtomicCompareAndDelete"/> says otherwise.
+    /// </summary>
+    int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected);
+    /// <summary>
     /// gc-race's datapath refresh: one aligned 8-byte store of the revision into the stored value, in place, inside
     /// a read-side section. Returns 1 when the store landed in the live element (a second in-place lookup in the same
     /// section still finds that element), 0 when the key is absent, -1 when the element was unlinked under the

@@ -33,6 +33,14 @@ public readonly struct KernelHashMap(int fd) : IMapUnderTest, IBatchScanner
         return Delete(key); // a refresh landing between the lookup and here is lost: not atomic
     }
 
+    public int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected)
+    {
+        int s = Lookup(key, out Value32 cur);
+        if (s != 0) return s;
+        if (cur.Revision != expected.Revision) return St.EBUSY;
+        return Update(key, value, Upd.Exist); // lookup, compare, update: not atomic
+    }
+
     public int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
 
     /// <summary>BPF_MAP_LOOKUP_BATCH, <see cref="Batches.ScanRoom"/> entries a call (the cursor is a u32 bucket index).</summary>

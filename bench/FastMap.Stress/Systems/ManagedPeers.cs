@@ -38,6 +38,10 @@ public struct ConcurrentDictionaryMap(int capacity) : IMapUnderTest
     public readonly int Delete(in Key16 key) => _d.TryRemove(key, out _) ? St.Ok : St.ENOENT;
     public readonly int CompareAndDelete(in Key16 key, in Value32 expected) =>
         _d.TryRemove(new KeyValuePair<Key16, Value32>(key, expected)) ? St.Ok : St.EBUSY;
+    /// <summary>TryUpdate: compares the whole value (the payload is a function of the revision); a miss is told apart
+    /// from a mismatch only on the failure path.</summary>
+    public readonly int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected) =>
+        _d.TryUpdate(key, value, expected) ? St.Ok : _d.ContainsKey(key) ? St.EBUSY : St.ENOENT;
     public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
 
     /// <summary>Enumeration (lock-free, no snapshot: each entry is seen once if it is present throughout).</summary>
@@ -74,6 +78,8 @@ public struct NonBlockingMap(int capacity) : IMapUnderTest
     public readonly int Delete(in Key16 key) => _d.TryRemove(key, out _) ? St.Ok : St.ENOENT;
     public readonly int CompareAndDelete(in Key16 key, in Value32 expected) =>
         _d.TryRemove(new KeyValuePair<Key16, Value32>(key, expected)) ? St.Ok : St.EBUSY;
+    public readonly int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected) =>
+        _d.TryUpdate(key, value, expected) ? St.Ok : _d.ContainsKey(key) ? St.EBUSY : St.ENOENT;
     public readonly int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;
     public readonly int Scan(Span<Key16> keys, Span<Value32> values, out int count) => Batches.CopyAll(_d, keys, values, out count);
     public readonly int CollectBatch(ReadOnlySpan<Key16> keys, ReadOnlySpan<ulong> revisions, Span<int> results) =>
@@ -126,6 +132,15 @@ public struct DictionaryMap(int capacity) : IMapUnderTest
         if (Unsafe.IsNullRef(ref v)) return St.ENOENT;
         if (v.Revision != expected.Revision) return St.EBUSY;
         _d.Remove(key);
+        return St.Ok;
+    }
+
+    public readonly int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected)
+    {
+        ref Value32 v = ref CollectionsMarshal.GetValueRefOrNullRef(_d, key);
+        if (Unsafe.IsNullRef(ref v)) return St.ENOENT;
+        if (v.Revision != expected.Revision) return St.EBUSY;
+        v = value;
         return St.Ok;
     }
 

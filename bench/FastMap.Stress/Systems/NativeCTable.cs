@@ -15,6 +15,7 @@ public sealed unsafe class CTableAbi
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int> Update;
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, int> Erase;
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, ulong, int> EraseCmp;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int> UpdateCmp;
 
     public static CTableAbi? Load(out string? reason)
     {
@@ -30,6 +31,7 @@ public sealed unsafe class CTableAbi
                 Update = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ct_update"),
                 Erase = (delegate* unmanaged[SuppressGCTransition]<void*, void*, int>)NativeLibrary.GetExport(h, "ct_erase"),
                 EraseCmp = (delegate* unmanaged[SuppressGCTransition]<void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ct_erase_cmp"),
+                UpdateCmp = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ct_update_cmp"),
             };
         }
         catch (EntryPointNotFoundException e) { reason = e.Message; return null; }
@@ -69,6 +71,13 @@ public readonly unsafe struct CTableMap(CTableAbi abi, void* map) : IMapUnderTes
     {
         fixed (Key16* k = &key)
             return _abi.EraseCmp(_m, k, expected.Revision);
+    }
+
+    public int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected)
+    {
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.UpdateCmp(_m, k, v, expected.Revision);
     }
 
     public int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;

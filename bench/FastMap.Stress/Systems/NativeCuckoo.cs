@@ -14,6 +14,7 @@ public sealed unsafe class CuckooAbi
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int> Update;
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, int> Erase;
     public delegate* unmanaged[SuppressGCTransition]<void*, void*, ulong, int> EraseCmp;
+    public delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int> UpdateCmp;
     public delegate* unmanaged<void*, void*, ulong*, ulong, int*, void> EraseCmpBatch;
     public delegate* unmanaged<void*, void*, void*, ulong, ulong*, int> Scan;
 
@@ -39,6 +40,7 @@ public sealed unsafe class CuckooAbi
                 Update = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_update"),
                 Erase = (delegate* unmanaged[SuppressGCTransition]<void*, void*, int>)NativeLibrary.GetExport(h, "ck_erase"),
                 EraseCmp = (delegate* unmanaged[SuppressGCTransition]<void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_erase_cmp"),
+                UpdateCmp = (delegate* unmanaged[SuppressGCTransition]<void*, void*, void*, ulong, int>)NativeLibrary.GetExport(h, "ck_update_cmp"),
                 EraseCmpBatch = (delegate* unmanaged<void*, void*, ulong*, ulong, int*, void>)NativeLibrary.GetExport(h, "ck_erase_cmp_batch"),
                 Scan = (delegate* unmanaged<void*, void*, void*, ulong, ulong*, int>)NativeLibrary.GetExport(h, "ck_scan"),
             };
@@ -85,6 +87,13 @@ public readonly unsafe struct CuckooMap(CuckooAbi abi, void* map) : IMapUnderTes
     {
         fixed (Key16* k = &key)
             return _abi.EraseCmp(_m, k, expected.Revision);
+    }
+
+    public int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected)
+    {
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+            return _abi.UpdateCmp(_m, k, v, expected.Revision);
     }
 
     public int StoreRevisionInPlace(in Key16 key, ulong revision) => 0;

@@ -15,6 +15,7 @@ public sealed unsafe class FastMapAbi
     public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, ulong, int> Update;
     public delegate* unmanaged[SuppressGCTransition]<int, void*, int> Delete;
     public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, uint, uint, int> DeleteCmp;
+    public delegate* unmanaged[SuppressGCTransition]<int, void*, void*, void*, uint, uint, ulong, int> UpdateCmp; // optional
     public delegate* unmanaged<void> ReadLock;
     public delegate* unmanaged<void> ReadUnlock;
     public delegate* unmanaged<int, void*, void*> LookupPtr;
@@ -66,6 +67,8 @@ public sealed unsafe class FastMapAbi
             abi.UpdateBatch = (delegate* unmanaged<int, void*, void*, uint*, ulong, int>)ub;
             abi.DeleteBatchCmp = (delegate* unmanaged<int, void*, void*, uint, uint, int*, uint*, int>)db;
         }
+        if (NativeLibrary.TryGetExport(h, "fm_map_update_elem_cmp", out IntPtr uc))
+            abi.UpdateCmp = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, void*, uint, uint, ulong, int>)uc;
         if (NativeLibrary.TryGetExport(h, "fm_map_lookup_bulk", out IntPtr lk))
             abi.LookupBulk = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, int*, uint, int>)lk;
         abi.BindInlineReads(h);
@@ -132,6 +135,16 @@ public readonly unsafe struct NativeFastMap(FastMapAbi abi, int fd) : IMapUnderT
         fixed (Key16* k = &key)
         fixed (Value32* e = &expected)
             return _abi.DeleteCmp(_fd, k, e, 0, 8);
+    }
+
+    public int CompareAndUpdate(in Key16 key, in Value32 value, in Value32 expected)
+    {
+        if (_abi.UpdateCmp == null)
+            return St.EOPNOTSUPP;                     // a libfastmap.so from before the export
+        fixed (Key16* k = &key)
+        fixed (Value32* v = &value)
+        fixed (Value32* e = &expected)
+            return _abi.UpdateCmp(_fd, k, v, e, 0, 8, 0);
     }
 
     public int StoreRevisionInPlace(in Key16 key, ulong revision)

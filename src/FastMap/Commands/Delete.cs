@@ -20,6 +20,9 @@ public sealed unsafe partial class BpfMap
             return MapStatus.EINVAL;
         if (map is null)
             return MapStatus.EBADF;
+        if (cmp && map._hash is { } fast && map._comparable && map._canWrite && key is not null && compare is not null
+            && map.WindowFits(offset, ref size))
+            return map.CompareOutsideSection(fast, key, null, compare, offset, size);
         if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
             return entered;
         MapStatus ret;

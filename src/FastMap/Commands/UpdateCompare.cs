@@ -18,6 +18,9 @@ public sealed unsafe partial class BpfMap
     {
         if (map is null)
             return MapStatus.EBADF;
+        if (map._hash is { } fast && map._comparable && map._canWrite && key is not null && value is not null && compare is not null
+            && CheckCompareUpdateFlags(flags) == MapStatus.Ok && map.WindowFits(offset, ref size))
+            return map.CompareOutsideSection(fast, key, value, compare, offset, size); // every check passed: as below
         if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
             return entered;
         MapStatus ret;
@@ -34,6 +37,8 @@ public sealed unsafe partial class BpfMap
         }
         else if (compare is null)
             ret = MapStatus.EFAULT;
+        else if (map._hash is { } hash)
+            ret = hash.CompareAndUpdate(key, value, compare, offset, size); // direct, as in UpdateCore
         else
             ret = map._store.CompareAndUpdate(key, value, compare, offset, size);
         Epoch.Exit(t);

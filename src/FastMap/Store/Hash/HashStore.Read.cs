@@ -8,7 +8,7 @@ namespace FastMap.Internal;
 internal sealed unsafe partial class HashStore
 {
     /// <summary>Where a key was found, as one tag snapshot showed it.</summary>
-    private struct Hit
+    internal struct Hit
     {
         /// <summary>The control block holding the key's tag (a main group's, or an overflow record's).</summary>
         public byte* Ctrl;

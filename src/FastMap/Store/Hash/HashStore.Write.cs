@@ -347,7 +347,49 @@ internal sealed unsafe partial class HashStore
     private MapStatus CompareAndDelete<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size, int shard)
         where TKey : struct, IKeyShape
     {
-        Hit hit;
+        MapStatus st = Peek<TKey>(key, h, compare, offset, size, out Hit hit);
+        return st != MapStatus.Ok ? st : LockedDelete<TKey>(key, h, compare, offset, size, in hit, shard);
+    }
+
+    /// <summary>What a compare saw without a lock: the key's hash and where it was, for the locked half.</summary>
+    internal struct Seen
+    {
+        public ulong H;
+        public Hit Hit;
+    }
+
+    /// <summary>
+    /// The no-write half of a compare (delete or swap): a validated unlocked compare of the key's window.
+    /// <c>-ENOENT</c> or <c>-EBUSY</c> are final answers (linearized at the snapshot they came from); <c>Ok</c>
+    /// means the window matched at that snapshot, and <paramref name="seen"/> is for
+    /// <see cref="CompareAndDeleteSeen"/> or <see cref="CompareAndUpdateSeen"/>, which decide again under the lock.
+    /// Reads only, so a caller may run it outside a read-side section, on the terms of lookups outside sections
+    /// (remarks, 4: type-stable memory; the command re-checks the map's closed flag after it).
+    /// </summary>
+    internal MapStatus PeekCompare(byte* key, byte* compare, uint offset, uint size, out Seen seen)
+    {
+        seen = default;
+        if (KeySize == 16)
+            return Peek<Key16Shape>(key, seen.H = Hash<Key16Shape>(key), compare, offset, size, out seen.Hit);
+        return Peek<AnyKeyShape>(key, seen.H = Hash<AnyKeyShape>(key), compare, offset, size, out seen.Hit);
+    }
+
+    /// <summary>The locked half of compare-and-delete after a matching <see cref="PeekCompare"/>; in a section.</summary>
+    internal MapStatus CompareAndDeleteSeen(byte* key, byte* compare, uint offset, uint size, in Seen seen) =>
+        KeySize == 16
+            ? LockedDelete<Key16Shape>(key, seen.H, compare, offset, size, in seen.Hit, -1)
+            : LockedDelete<AnyKeyShape>(key, seen.H, compare, offset, size, in seen.Hit, -1);
+
+    /// <summary>The locked half of compare-and-swap after a matching <see cref="PeekCompare"/>; in a section.</summary>
+    internal MapStatus CompareAndUpdateSeen(byte* key, byte* value, byte* compare, uint offset, uint size, in Seen seen) =>
+        KeySize == 16
+            ? LockedCompareUpdate<Key16Shape>(key, seen.H, value, compare, offset, size, seen.Hit)
+            : LockedCompareUpdate<AnyKeyShape>(key, seen.H, value, compare, offset, size, seen.Hit);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private MapStatus Peek<TKey>(byte* key, ulong h, byte* compare, uint offset, uint size, out Hit hit)
+        where TKey : struct, IKeyShape
+    {
         while (true)
         {
             if (!Find<TKey>(key, h, out hit))
@@ -357,15 +399,10 @@ internal sealed unsafe partial class HashStore
                 bool equal = WindowCompare.Equal(ref *(hit.Entry + _valueOffset + offset), ref *compare, size);
                 Volatile.ReadBarrier();               // the compare's loads complete before the version is read again
                 if (Group.SameVersion(hit.Word, Volatile.Read(ref Group.Word(hit.Ctrl))))
-                {
-                    if (!equal)
-                        return MapStatus.EBUSY;
-                    break;
-                }
+                    return equal ? MapStatus.Ok : MapStatus.EBUSY;
             }
             WaitForWriter();
         }
-        return LockedDelete<TKey>(key, h, compare, offset, size, in hit, shard);
     }
 
     /// <inheritdoc/>
@@ -416,24 +453,14 @@ internal sealed unsafe partial class HashStore
     private MapStatus CompareAndUpdate<TKey>(byte* key, ulong h, byte* value, byte* compare, uint offset, uint size)
         where TKey : struct, IKeyShape
     {
-        Hit hit;
-        while (true)
-        {
-            if (!Find<TKey>(key, h, out hit))
-                return MapStatus.ENOENT;
-            if ((hit.Word & Group.Version) == 0)
-            {
-                bool equal = WindowCompare.Equal(ref *(hit.Entry + _valueOffset + offset), ref *compare, size);
-                Volatile.ReadBarrier();               // the compare's loads complete before the version is read again
-                if (Group.SameVersion(hit.Word, Volatile.Read(ref Group.Word(hit.Ctrl))))
-                {
-                    if (!equal)
-                        return MapStatus.EBUSY;
-                    break;
-                }
-            }
-            WaitForWriter();
-        }
+        MapStatus st = Peek<TKey>(key, h, compare, offset, size, out Hit hit);
+        return st != MapStatus.Ok ? st : LockedCompareUpdate<TKey>(key, h, value, compare, offset, size, hit);
+    }
+
+    /// <summary>The locked half of compare-and-swap: <paramref name="hit"/> is where an unlocked compare matched.</summary>
+    private MapStatus LockedCompareUpdate<TKey>(byte* key, ulong h, byte* value, byte* compare, uint offset, uint size, Hit hit)
+        where TKey : struct, IKeyShape
+    {
         CompareUpdateRaceForTests?.Invoke();          // a writer may land here: what follows must see it
         uint home = GroupOf(h);
         LockGroup(home);
