@@ -52,7 +52,8 @@ namespace FastMap.Internal;
 ///   so the first one is never used. An insert reuses a limbo slot only when <see cref="Group.LimboSafe"/>.
 ///   Overflow records are unlinked when they hold no live key and retired through the epoch always
 ///   (<see cref="Overflow.Retire"/>); a reader walking one keeps a valid link to the rest of the chain.</item>
-/// <item>Lookups outside sections. A copying lookup (and a bulk lookup) runs without a read-side section, so
+/// <item>Lookups outside sections. A copying lookup (and a bulk lookup, and the no-write half of a compare:
+///   <see cref="PeekCompare"/>) runs without a read-side section, so
 ///   no grace period waits for it; what it reads may be reused under it. It is still exact because (a)
 ///   the store's memory is type-stable: never unmapped while the process lives, a closed map's pages only
 ///   released (reading them gives zeros), overflow ids bounds-checked and chain walks bounded; (b) every
