@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every FastMap test: the managed suite (xunit), the compare-window tests again with SIMD
-# disabled (scalar path), the C suite (CTest) against an installed libfastmap.so, the packages a user
+# disabled (scalar path), the fuzz corpus replay, the API reference build (scripts/api-docs.sh: any doc
+# warning fails it), the C suite (CTest) against an installed libfastmap.so, the packages a user
 # installs (scripts/test-packages.sh), and a smoke run of the stress benchmark. As a non-root user the
 # tests that compare with the kernel's bpf() skip, and the run lists them.
 # Usage: ./test.sh            (from a fresh clone; needs the .NET 10 SDK, gcc, cmake, pkg-config)
@@ -36,6 +37,9 @@ count "$log"
 
 echo "== fuzz corpus replay (fuzz/corpus through the command-layer fuzz target, uninstrumented; fuzz/README.md)"
 dotnet run -c Release --project fuzz/FastMap.Fuzz -- --replay fuzz/corpus && passed=$((passed + 1)) || { failed=$((failed + 1)); status=1; }
+
+echo "== API reference (scripts/api-docs.sh: Doxygen over include/fastmap.h, docfx over src/FastMap; a warning fails it)"
+scripts/api-docs.sh 2>&1 | tee "$log" && passed=$((passed + 1)) || { failed=$((failed + 1)); status=1; }
 
 echo "== C ABI tests (NativeAOT libfastmap.so, CTest)"
 scripts/build-native.sh 2>&1 | tee "$log" || status=1

@@ -41,7 +41,7 @@
  *    installed before the first fm_* call; if there was none, the default action is restored and
  *    the fault repeats, so the process dies of SIGSEGV/SIGFPE (and dumps core) as without FastMap,
  *    on any thread. A handler the host installs before its first call keeps working, on the same
- *    kind of stack (SA_ONSTACK is kept). Such a handler should siglongjmp out or _exit: returning
+ *    kind of stack (SA_ONSTACK is kept). Such a handler should siglongjmp out or `_exit`: returning
  *    from a fault it did not fix repeats the fault forever. A handler installed after the first
  *    call replaces the runtime's; for faults that are not its own it should chain to the previous
  *    handler (sigaction's third argument).
@@ -77,7 +77,7 @@ extern "C" {
 #endif
 
 /* Map types: the numbers of the kernel's enum bpf_map_type. */
-#define FM_MAP_TYPE_HASH         1  /**< BPF_MAP_TYPE_HASH: the only type with compare-and-delete. */
+#define FM_MAP_TYPE_HASH         1  /**< BPF_MAP_TYPE_HASH: compare-and-delete and compare-and-swap (also LRU_HASH with FM_F_LRU_COMPARE). */
 #define FM_MAP_TYPE_ARRAY        2  /**< BPF_MAP_TYPE_ARRAY: 4-byte index keys, every slot present. */
 #define FM_MAP_TYPE_PERCPU_HASH  5  /**< BPF_MAP_TYPE_PERCPU_HASH. */
 #define FM_MAP_TYPE_LRU_HASH     9  /**< BPF_MAP_TYPE_LRU_HASH: a full map evicts on insert. */
@@ -90,7 +90,9 @@ extern "C" {
 #define FM_F_COMPARE  32  /**< BPF_F_COMPARE (RFC): delete (and, FastMap's extension, update) only if the compare window matches. */
 
 /* Map creation flags (opts.map_flags): the kernel's BPF_F_* values. */
-#define FM_F_NO_PREALLOC  1   /**< BPF_F_NO_PREALLOC: allocate entries on demand. */
+#define FM_F_NO_PREALLOC  1   /**< BPF_F_NO_PREALLOC: accepted by hash and per-CPU hash maps, as by the kernel (LRU: -FM_ENOTSUPP;
+                                   array: -EINVAL), with no effect: every map reserves its memory at create and the
+                                   kernel commits its pages as entries use them. */
 #define FM_F_RDONLY       8   /**< BPF_F_RDONLY: the handle cannot write (-EPERM). */
 #define FM_F_WRONLY       16  /**< BPF_F_WRONLY: the handle cannot read (-EPERM). */
 #define FM_F_ZERO_SEED    64  /**< BPF_F_ZERO_SEED: fixed hash seed, reproducible layout. */
@@ -104,18 +106,18 @@ extern "C" {
                                         flag); without it an LRU map answers -EOPNOTSUPP, as the RFC's. */
 
 /* Commands for fm_bpf(): the numbers of the kernel's enum bpf_cmd. */
-#define FM_BPF_MAP_CREATE                  0
-#define FM_BPF_MAP_LOOKUP_ELEM             1
-#define FM_BPF_MAP_UPDATE_ELEM             2
-#define FM_BPF_MAP_DELETE_ELEM             3
-#define FM_BPF_MAP_GET_NEXT_KEY            4
-#define FM_BPF_MAP_LOOKUP_AND_DELETE_ELEM  21
-#define FM_BPF_MAP_LOOKUP_BATCH            24
-#define FM_BPF_MAP_LOOKUP_AND_DELETE_BATCH 25
-#define FM_BPF_MAP_UPDATE_BATCH            26
-#define FM_BPF_MAP_DELETE_BATCH            27 /**< with FM_F_COMPARE in elem_flags: fm_map_delete_batch_cmp() */
+#define FM_BPF_MAP_CREATE                  0  /**< BPF_MAP_CREATE: fm_map_create(); returns the handle. */
+#define FM_BPF_MAP_LOOKUP_ELEM             1  /**< BPF_MAP_LOOKUP_ELEM: fm_map_lookup_elem_flags(). */
+#define FM_BPF_MAP_UPDATE_ELEM             2  /**< BPF_MAP_UPDATE_ELEM: fm_map_update_elem(); with FM_F_COMPARE, fm_map_update_elem_cmp(). */
+#define FM_BPF_MAP_DELETE_ELEM             3  /**< BPF_MAP_DELETE_ELEM: fm_map_delete_elem_flags(); with FM_F_COMPARE, fm_map_delete_elem_cmp(). */
+#define FM_BPF_MAP_GET_NEXT_KEY            4  /**< BPF_MAP_GET_NEXT_KEY: fm_map_get_next_key(). */
+#define FM_BPF_MAP_LOOKUP_AND_DELETE_ELEM  21 /**< BPF_MAP_LOOKUP_AND_DELETE_ELEM: fm_map_lookup_and_delete_elem() (flags 0 or FM_F_LOCK). */
+#define FM_BPF_MAP_LOOKUP_BATCH            24 /**< BPF_MAP_LOOKUP_BATCH: fm_map_lookup_batch(). */
+#define FM_BPF_MAP_LOOKUP_AND_DELETE_BATCH 25 /**< BPF_MAP_LOOKUP_AND_DELETE_BATCH: fm_map_lookup_and_delete_batch(). */
+#define FM_BPF_MAP_UPDATE_BATCH            26 /**< BPF_MAP_UPDATE_BATCH: fm_map_update_batch(); with FM_F_COMPARE in elem_flags, fm_map_update_batch_cmp(). */
+#define FM_BPF_MAP_DELETE_BATCH            27 /**< BPF_MAP_DELETE_BATCH: fm_map_delete_batch(); with FM_F_COMPARE in elem_flags, fm_map_delete_batch_cmp(). */
 
-/** The kernel-internal ENOTSUPP, which bpf(2) returns to user space (not in <errno.h>). */
+/** The kernel-internal ENOTSUPP, which bpf(2) returns to user space (not in errno.h). */
 #define FM_ENOTSUPP 524
 
 /**
@@ -132,6 +134,7 @@ struct fm_map_create_opts {
 	uint32_t has_spin_lock; /**< nonzero: the value holds a 4-byte spin lock at spin_lock_off */
 	uint32_t spin_lock_off; /**< byte offset of that spin lock in the value (4-byte aligned) */
 };
+/** The last field of struct fm_map_create_opts (libbpf's convention for opts structs). */
 #define fm_map_create_opts__last_field spin_lock_off
 
 /**
@@ -271,7 +274,7 @@ FM_API int fm_map_delete_elem_cmp(int fd, const void *key, const void *compare,
  * @return 0 (replaced), or in this order: -EBADF, -EPERM (FM_F_RDONLY handle), -EINVAL
  *   (FM_F_LOCK on a map without a spin lock), -EFAULT (key or value NULL), -EINVAL (unknown
  *   flags, FM_NOEXIST, FM_F_LOCK: a compare reads raw bytes), -EINVAL (window past value_size,
- *   overflow-safe), -EOPNOTSUPP (not a plain hash or LRU-compare map, or the value holds a spin lock),
+ *   overflow-safe), -EOPNOTSUPP (not a hash or LRU-compare map, or the value holds a spin lock),
  *   -EFAULT (compare NULL), -ENOENT (absent), -EBUSY (the window differs; nothing written).
  */
 FM_API int fm_map_update_elem_cmp(int fd, const void *key, const void *value, const void *compare,
@@ -288,7 +291,8 @@ FM_API int fm_map_update_elem_cmp(int fd, const void *key, const void *value, co
 FM_API int fm_map_lookup_and_delete_elem(int fd, const void *key, /*out*/ void *value);
 
 /**
- * @brief Iterates keys (BPF_MAP_GET_NEXT_KEY), in bucket order.
+ * @brief Iterates keys (BPF_MAP_GET_NEXT_KEY), in the map's storage order (group by group: its
+ * slots, then its overflow records; arrays: by index), which is not the kernel's order.
  * @param fd       map handle.
  * @param key      the previous key, or NULL for the first; a key not in the map also
  *                 restarts at the first (as in the kernel).
@@ -298,8 +302,9 @@ FM_API int fm_map_lookup_and_delete_elem(int fd, const void *key, /*out*/ void *
  */
 FM_API int fm_map_get_next_key(int fd, const void *key, /*out*/ void *next_key);
 
-/*
- * Batch commands (BPF_MAP_*_BATCH): many entries per call, as libbpf's bpf_map_*_batch().
+/**
+ * @name Batch commands
+ * BPF_MAP_*_BATCH: many entries per call, as libbpf's bpf_map_*_batch().
  *
  * count is in-out everywhere: in, how many entries the buffers hold (keys: count * key_size
  * bytes; values: count * the value size fm_map_lookup_elem() uses); out, how many were
@@ -312,13 +317,14 @@ FM_API int fm_map_get_next_key(int fd, const void *key, /*out*/ void *next_key);
  * max(4, key_size) bytes, the kernel's convention, so code stays portable to bpf(2). Start a
  * scan with in_batch NULL and pass the previous call's out_batch as the next in_batch.
  */
+/**@{*/
 
 /**
  * @brief Copies out entries from a cursor on (BPF_MAP_LOOKUP_BATCH). Hash maps return whole
  * buckets: a bucket that does not fit in the room left ends the call before it.
  *
  * A full scan returns every key present for the whole scan exactly once, and no key absent for
- * the whole scan, under any concurrent writers (also across the map's internal rebuilds); keys
+ * the whole scan, under any concurrent writers (keys never move inside the map); keys
  * added or deleted during the scan may or may not be returned. Each value is a consistent copy.
  * @param fd          map handle.
  * @param in_batch    the cursor to resume from (4 bytes read), or NULL to start.
@@ -345,11 +351,18 @@ FM_API int fm_map_lookup_batch(int fd, void *in_batch, /*out*/ void *out_batch,
 
 /**
  * @brief fm_map_lookup_batch() that also deletes what it returns
- * (BPF_MAP_LOOKUP_AND_DELETE_BATCH). Each entry is copied and unlinked under its bucket lock,
+ * (BPF_MAP_LOOKUP_AND_DELETE_BATCH). Each entry is copied and unlinked under its group's lock,
  * so every value returned is the entry's last (in-place writers aside, see Memory above).
  * An entry another thread deletes first is skipped, so *count can be below the room, even 0
  * with a return of 0: call again. Arguments as fm_map_lookup_batch(). Nothing is deleted
  * when an argument is refused.
+ * @param fd          map handle (readable and writable).
+ * @param in_batch    the cursor to resume from (4 bytes read), or NULL to start.
+ * @param[out] out_batch the cursor for the next call (4 bytes written).
+ * @param[out] keys   room for *count keys.
+ * @param[out] values room for *count values.
+ * @param count       in: room, in entries; out: entries copied and deleted.
+ * @param elem_flags  0, or FM_F_LOCK (copy each value under its spin lock).
  * @return as fm_map_lookup_batch(), with -EPERM when the handle lacks read or write, and
  *   -FM_ENOTSUPP (FM_MAP_TYPE_ARRAY) after -EPERM and before the elem_flags check.
  */
@@ -434,6 +447,7 @@ FM_API int fm_map_delete_batch_cmp(int fd, const void *keys, const void *compare
 FM_API int fm_map_update_batch_cmp(int fd, const void *keys, const void *values, const void *compares,
 				   uint32_t compare_offset, uint32_t compare_size,
 				   /*out*/ int32_t *results, uint32_t *count);
+/**@}*/
 
 /**
  * @brief Bulk lookup, a FastMap extension (bpf(2) has none): looks up @p count keys in one call
@@ -562,7 +576,7 @@ FM_API void fm__advance(void);
 #define FM__LAYOUT_VERSION 1u /* src/FastMap/Abi/InlineLayout.cs: Version */
 #define FM__STATE_INLINE   1u
 #define FM__CAN_WRITE      1u /* the handle may write (not FM_F_RDONLY) */
-#define FM__COMPARES       2u /* compare-and-delete is supported (a plain hash map) */
+#define FM__COMPARES       2u /* the compares are supported (a hash map, or LRU with FM_F_LRU_COMPARE) */
 #define FM__INLINE static inline __attribute__((always_inline))
 
 /* One map's layout (InlineLayout.Descriptor): 128 bytes. */
@@ -844,7 +858,7 @@ FM__INLINE void *fm__lookup_elem_ptr_inline(int fd, const void *key)
 }
 
 /* Compare-and-delete decides inline only what needs no write: after every check the library makes
- * before the store passes (a writable plain hash map, compare not NULL, the window inside the value),
+ * before the store passes (a writable hash or LRU-compare map, compare not NULL, the window inside the value),
  * a key absent from its home group with nothing placed past it (-ENOENT), or present with a window
  * that differs (-EBUSY), validated like a copying lookup: the library's unlocked compare, linearized
  * at the same point. A match (the delete itself) and everything else is the library's. */

@@ -66,7 +66,8 @@ public sealed unsafe partial class BpfMap
     /// <param name="offset">Where the window starts in the value.</param>
     /// <returns><see cref="MapStatus.Ok"/> (deleted), <see cref="MapStatus.EBUSY"/> (changed; kept),
     /// <see cref="MapStatus.ENOENT"/> (absent), <see cref="MapStatus.EINVAL"/> (window outside the value),
-    /// <see cref="MapStatus.EOPNOTSUPP"/> (not a plain hash map, or a spin-lock value).</returns>
+    /// <see cref="MapStatus.EOPNOTSUPP"/> (neither a <see cref="MapType.Hash"/> map nor an <see cref="MapType.LruHash"/> map
+    /// created with <see cref="MapFlags.LruCompare"/>, or a spin-lock value).</returns>
     public MapStatus CompareAndDelete(ReadOnlySpan<byte> key, ReadOnlySpan<byte> expected, uint offset)
     {
         MapStatus st = CheckKey(key) ?? MapStatus.Ok;
@@ -93,7 +94,8 @@ public sealed unsafe partial class BpfMap
     /// and <see cref="ElemFlags.Lock"/> are <see cref="MapStatus.EINVAL"/>.</param>
     /// <returns><see cref="MapStatus.Ok"/> (replaced), <see cref="MapStatus.EBUSY"/> (changed; not written),
     /// <see cref="MapStatus.ENOENT"/> (absent), <see cref="MapStatus.EINVAL"/> (window outside the value, or flags),
-    /// <see cref="MapStatus.EOPNOTSUPP"/> (not a plain hash map, or a spin-lock value).</returns>
+    /// <see cref="MapStatus.EOPNOTSUPP"/> (neither a <see cref="MapType.Hash"/> map nor an <see cref="MapType.LruHash"/> map
+    /// created with <see cref="MapFlags.LruCompare"/>, or a spin-lock value).</returns>
     public MapStatus CompareAndUpdate(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ReadOnlySpan<byte> expected, uint offset,
         ElemFlags flags = ElemFlags.Any)
     {

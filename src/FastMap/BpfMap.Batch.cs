@@ -54,7 +54,7 @@ public sealed unsafe partial class BpfMap
 
     /// <summary>
     /// <see cref="LookupBatch"/> that also deletes what it returns (<c>BPF_MAP_LOOKUP_AND_DELETE_BATCH</c>):
-    /// each entry is copied and unlinked under its stripe lock, so every returned value was the entry's
+    /// each entry is copied and unlinked under its group's lock, so every returned value was the entry's
     /// last. Not for arrays (<see cref="MapStatus.ENOTSUPP"/>).
     /// </summary>
     /// <param name="cursor">As for <see cref="LookupBatch"/>.</param>
@@ -118,7 +118,8 @@ public sealed unsafe partial class BpfMap
     /// <param name="results">At least n results.</param>
     /// <param name="count">Keys processed (n unless the call failed).</param>
     /// <returns><see cref="MapStatus.Ok"/>, or an argument error before anything is deleted: <see cref="MapStatus.EINVAL"/>
-    /// (window outside the value, or spans that do not divide), <see cref="MapStatus.EOPNOTSUPP"/> (not a plain hash,
+    /// (window outside the value, or spans that do not divide), <see cref="MapStatus.EOPNOTSUPP"/> (neither a
+    /// <see cref="MapType.Hash"/> map nor an <see cref="MapType.LruHash"/> map created with <see cref="MapFlags.LruCompare"/>,
     /// or a spin-lock value), <see cref="MapStatus.EPERM"/>.</returns>
     public MapStatus CompareAndDeleteBatch(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> expected, uint offset,
         Span<MapStatus> results, out int count)

@@ -7,7 +7,8 @@ namespace FastMap;
 /// <summary>Map types FastMap implements; the numbers are <c>enum bpf_map_type</c>'s.</summary>
 public enum MapType : uint
 {
-    /// <summary><c>BPF_MAP_TYPE_HASH</c>: the only type with compare-and-delete.</summary>
+    /// <summary><c>BPF_MAP_TYPE_HASH</c>: compare-and-delete and compare-and-swap update (as is <see cref="LruHash"/>
+    /// created with <see cref="MapFlags.LruCompare"/>).</summary>
     Hash = 1,
     /// <summary><c>BPF_MAP_TYPE_ARRAY</c>: 4-byte index keys, every slot always present.</summary>
     Array = 2,
@@ -23,11 +24,16 @@ public enum MapFlags : uint
 {
     /// <summary>No flags.</summary>
     None = 0,
-    /// <summary><c>BPF_F_NO_PREALLOC</c>: element memory is allocated on demand; capacity counting is the same.</summary>
+    /// <summary><c>BPF_F_NO_PREALLOC</c>: accepted by hash and per-CPU hash maps, as by the kernel (LRU: <c>-ENOTSUPP</c>;
+    /// array: <c>-EINVAL</c>), with no effect: every map reserves its memory at create and the kernel commits its pages as
+    /// entries use them, and capacity is counted the same way.</summary>
     NoPrealloc = 1u << 0,
     /// <summary><c>BPF_F_NO_COMMON_LRU</c> (LRU maps only).</summary>
     NoCommonLru = 1u << 1,
-    /// <summary><c>BPF_F_NUMA_NODE</c>: accepted by the kernel's hash with a node; FastMap rejects it (no NUMA placement).</summary>
+    /// <summary><c>BPF_F_NUMA_NODE</c>: accepted, meaning node 0, FastMap's one node (no NUMA placement); refused
+    /// (<c>-EINVAL</c>) as the kernel refuses it, on per-CPU hash maps and with <see cref="NoCommonLru"/>. Through
+    /// <see cref="BpfAttr"/>, a <c>numa_node</c> other than 0 is <c>-EINVAL</c> and <c>NUMA_NO_NODE</c> is as if no
+    /// node were named.</summary>
     NumaNode = 1u << 2,
     /// <summary><c>BPF_F_RDONLY</c>: the handle may not write (<c>-EPERM</c>).</summary>
     ReadOnly = 1u << 3,
@@ -58,7 +64,8 @@ public enum ElemFlags : ulong
     Exist = 2,
     /// <summary><c>BPF_F_LOCK</c>: copy the value under its embedded spin lock.</summary>
     Lock = 4,
-    /// <summary><c>BPF_F_COMPARE</c> (RFC): delete only if the compare window still matches.</summary>
+    /// <summary><c>BPF_F_COMPARE</c> (RFC): delete only if the compare window still matches (and, FastMap's extension,
+    /// update only if it matches).</summary>
     Compare = 32,
 }
 

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics;
 namespace FastMap.Internal;
 
 /// <summary>
-/// Byte-window equality for compare-and-delete: is the window of the stored value equal to the
+/// Byte-window equality for compare-and-delete and compare-and-swap: is the window of the stored value equal to the
 /// caller's expected bytes? Windows of 8..32 bytes compare inline with two overlapping loads
 /// (<c>ulong</c> below 16 bytes, <see cref="Vector128{T}"/> from 16); other sizes take the runtime's
 /// <c>SequenceEqual</c>, which measured faster there; without SIMD, overlapping scalar loads.

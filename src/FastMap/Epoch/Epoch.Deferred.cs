@@ -2,9 +2,10 @@ namespace FastMap.Internal;
 
 internal static unsafe partial class Epoch
 {
-    // Whole blocks (an old slot array after a rebuild, a closed map's memory) wait here for their
-    // grace period. Rare, so a lock and a managed list are fine; element reuse has its own
-    // lock-free-for-readers path in ElementPool.
+    // Whole things wait here for their grace period: a closed map's store (DeferDispose, from
+    // BpfMap.Dispose), or a NativeBlock (DeferFree; no caller uses it now). Rare, so a lock and a
+    // managed list are fine; slots and overflow records have their own reuse rules (limbo stamps in
+    // HashStore, the limbo list in Overflow).
     private static readonly List<(long Tag, nint Block, IDisposable? Owner)> s_deferred = [];
     private static readonly Lock s_deferredLock = new();
     private static int s_deferredCount;     // s_deferred.Count, readable without the lock

@@ -19,7 +19,7 @@ namespace FastMap.Internal;
 ///   unlink) is reused only once <c>G &gt;= e + 2</c> (<see cref="IsSafe"/>). A reader that could have
 ///   seen the memory entered before the unlink with an announced epoch &lt;= e, and blocks the
 ///   advance from e+1 to e+2 until it leaves.</item>
-/// <item>Never wait for a grace period while in a section or holding a stripe lock: the wait
+/// <item>Never wait for a grace period while in a section or holding a group lock: the wait
 ///   would wait for itself. FastMap never waits for one at all: allocation that finds no safe
 ///   memory takes fresh memory instead (bounded while readers make progress), so a delete
 ///   followed by an insert on a full map succeeds at once, as in the kernel.</item>
@@ -189,16 +189,17 @@ internal static unsafe partial class Epoch
 
     /// <summary>
     /// Tries to advance the global epoch by one (rule 3). Never waits; returns the epoch in force
-    /// afterwards. Must not be called with a stripe or shard lock held (it issues a process-wide
-    /// barrier, which costs microseconds).
+    /// afterwards. Must not be called with a group or shard lock held (it may issue a process-wide
+    /// barrier: 1.5 to 56 us, see below).
     /// </summary>
     public static long TryAdvance()
     {
         long g = Volatile.Read(ref *s_global);
         // An announcement below g that is already visible blocks the advance whatever the barrier
-        // would reveal, so look first and skip the barrier then (measured here: it costs 1.5 us in
-        // a quiet process and 56 us while another thread of the process runs, the IPI's price in
-        // this VM). Returning without advancing is always safe; only an advance needs the barrier.
+        // would reveal, so look first and skip the barrier then (it costs 1.5 us in a quiet process
+        // and 56 us while another thread of the process runs, the IPI's price: measured on the 2-core
+        // VM, perf-results/2026-11-28-vm-batch/README.md, finding 2). Returning without advancing is
+        // always safe; only an advance needs the barrier.
         if (AnyAnnouncedBelow(g))
             return g;
         // Pairs with every reader's fence-free announce (remarks): after this, each announce is

@@ -3,10 +3,9 @@ using System.Runtime.InteropServices;
 namespace FastMap.Internal;
 
 /// <summary>
-/// Page-aligned native allocations for the table's big arrays. Blocks of 2 MiB or more are
-/// 2 MiB-aligned and advised <c>MADV_HUGEPAGE</c>: at L (4 Mi entries) a lookup touches a slot line and
-/// an element at random, and with 4 KiB pages each of those is also a TLB miss (a page walk costs
-/// about as much as the access itself on these machines).
+/// Page-aligned native allocations that <see cref="Epoch.DeferFree"/> frees after a grace period. The stores'
+/// big arrays no longer come from here (they are <see cref="NativeRegion"/>s); nothing allocates a block now.
+/// Blocks of 2 MiB or more are 2 MiB-aligned and advised <c>MADV_HUGEPAGE</c>, as regions are.
 /// </summary>
 internal static unsafe class NativeBlock
 {

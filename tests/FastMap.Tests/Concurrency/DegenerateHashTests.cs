@@ -1,9 +1,9 @@
 namespace FastMap.Tests.Concurrency;
 
 /// <summary>
-/// A degenerate hash (<c>HashModuloForTests</c> 1, 100, 1000) makes probe chains long, so writers
-/// of different stripes claim slots in the same chains. Values encode their key: a reader that
-/// copies a torn or foreign element is caught.
+/// A degenerate hash (<c>HashModuloForTests</c> 1, 100, 1000) crowds keys into a few groups' windows and
+/// overflow chains, so writers of different home groups claim slots in the same groups and records. Values
+/// encode their key: a reader that copies a torn or foreign entry is caught.
 /// </summary>
 [Collection(EpochSerialCollection.Name)] // asserts a memory bound, which a parallel test's reader would hold back
 public sealed class DegenerateHashTests

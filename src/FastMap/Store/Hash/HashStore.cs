@@ -137,8 +137,8 @@ internal sealed unsafe partial class HashStore : MapStore
         _bucketBits = Math.Max(groupBits, BitOperations.Log2(BitOperations.RoundUpToPowerOf2(maxEntries)));
         _tagBucketBits = _bucketBits - groupBits;
         _bucketFromTag = _tagBucketBits <= 7;
-        // An advance costs a process-wide barrier (1.5 us alone, about 56 us with another thread of the
-        // process running, measured here), and limbo slots wait two advances: a sixteenth of the slots
+        // An advance costs a process-wide barrier (1.5 us alone, 56 us with another thread of the process
+        // running: Epoch.TryAdvance), and limbo slots wait two advances: a sixteenth of the slots
         // between advances keeps limbo well inside the fifth of the slots no key may use.
         _retireEvery = (int)Math.Clamp((long)_groupCount * slots / 16, 64, 1 << 20);
         for (uint g = 0; g < _groupCount; g++)
