@@ -76,6 +76,13 @@
 extern "C" {
 #endif
 
+/** Version of this header (Directory.Build.props' VersionPrefix; the library is built from the same). */
+#define FM_VERSION_MAJOR 0
+#define FM_VERSION_MINOR 1
+#define FM_VERSION_PATCH 0
+/** The version as one number: major << 16 | minor << 8 | patch, as fm_version() returns it. */
+#define FM_VERSION ((FM_VERSION_MAJOR << 16) | (FM_VERSION_MINOR << 8) | FM_VERSION_PATCH)
+
 /* Map types: the numbers of the kernel's enum bpf_map_type. */
 #define FM_MAP_TYPE_HASH         1  /**< BPF_MAP_TYPE_HASH: compare-and-delete and compare-and-swap (also LRU_HASH with FM_F_LRU_COMPARE). */
 #define FM_MAP_TYPE_ARRAY        2  /**< BPF_MAP_TYPE_ARRAY: 4-byte index keys, every slot present. */
@@ -150,6 +157,15 @@ struct fm_map_create_opts {
 		memset(&NAME, 0, sizeof(struct TYPE));                  \
 		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
 	})
+
+/**
+ * @brief The version of the library the program loaded, encoded as FM_VERSION is. A program
+ * built against this header can check fm_version() >> 16 == FM_VERSION_MAJOR (what the soname
+ * libfastmap.so.MAJOR promises) and fm_version() >= FM_VERSION for what it uses. Needs no map
+ * and does not start the library's runtime.
+ * @return major << 16 | minor << 8 | patch.
+ */
+FM_API uint32_t fm_version(void);
 
 /**
  * @brief Creates a map (BPF_MAP_CREATE).

@@ -79,6 +79,15 @@ static void start_runtime(void)
 			pthread_once(&start_once, start_runtime);                 \
 	} while (0)
 
+/* The library's version, from Directory.Build.props (FastMap.Native.csproj passes it): the header
+ * it ships with must say the same, or the build stops here. */
+#if !defined(FM_BUILD_MAJOR) || FM_BUILD_MAJOR != FM_VERSION_MAJOR || FM_BUILD_MINOR != FM_VERSION_MINOR || \
+	FM_BUILD_PATCH != FM_VERSION_PATCH
+#error "include/fastmap.h's FM_VERSION_* differ from Directory.Build.props' VersionPrefix"
+#endif
+
+uint32_t fm_version(void) { return FM_VERSION; } /* plain C: no runtime start, errno untouched */
+
 /* An int call: a negative result is the failure whose errno the export has set. */
 #define KEEP_ERRNO_INT(call)                  \
 	do {                                  \

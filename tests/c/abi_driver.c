@@ -479,6 +479,9 @@ static void test_bpf_entry(void)
 
 int main(void)
 {
+	/* The library the program loaded is the one this header describes. */
+	CHECK(fm_version() == FM_VERSION);
+	CHECK(fm_version() >> 16 == FM_VERSION_MAJOR);
 	test_create();
 	test_opts();
 	test_update_lookup();

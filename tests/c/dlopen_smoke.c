@@ -14,7 +14,8 @@ static const char *const names[] = {
 	"fm_map_delete_elem_cmp", "fm_map_lookup_and_delete_elem", "fm_map_get_next_key",
 	"fm_bpf", "fm_read_lock", "fm_read_unlock", "fm_map_lookup_elem_ptr",
 	"fm_map_lookup_batch", "fm_map_lookup_and_delete_batch", "fm_map_update_batch",
-	"fm_map_delete_batch", "fm_map_delete_batch_cmp",
+	"fm_map_delete_batch", "fm_map_delete_batch_cmp", "fm_map_update_elem_cmp",
+	"fm_map_update_batch_cmp", "fm_map_lookup_bulk", "fm_version",
 };
 
 int main(int argc, char **argv)
