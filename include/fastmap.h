@@ -76,9 +76,11 @@
 extern "C" {
 #endif
 
-/** Version of this header (Directory.Build.props' VersionPrefix; the library is built from the same). */
+/** Major version of this header (Directory.Build.props' VersionPrefix; the library is built from the same). */
 #define FM_VERSION_MAJOR 0
+/** Minor version of this header. */
 #define FM_VERSION_MINOR 1
+/** Patch version of this header. */
 #define FM_VERSION_PATCH 0
 /** The version as one number: major << 16 | minor << 8 | patch, as fm_version() returns it. */
 #define FM_VERSION ((FM_VERSION_MAJOR << 16) | (FM_VERSION_MINOR << 8) | FM_VERSION_PATCH)
