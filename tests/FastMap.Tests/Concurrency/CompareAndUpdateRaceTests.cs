@@ -47,13 +47,18 @@ public sealed class CompareAndUpdateRaceTests(ITestOutputHelper output)
     /// agent that reads, computes and writes back. <c>confirmed[k]</c> is the newest revision whose refresh has
     /// returned; the agent reads it just before its call, so a write of revision r while that was above r lost a
     /// refresh that had already been confirmed. A store through an in-place pointer is not excluded by any writer's
-    /// lock (nor is it in the kernel), so one that lands during the agent's own call may be overwritten by it; that
-    /// revision is then the key's floor, and only a refresh confirmed above the floor counts against a later call.
+    /// lock (nor is it in the kernel), so one that lands during the agent's own call may be overwritten by it. So the
+    /// datapath also announces each refresh before it stores it (<c>storing[k]</c>), and after a write the agent takes
+    /// the announced revision as the key's floor: any store that landed during its call was announced by then (the
+    /// announcement is stored first, and stores become visible in order), and only a refresh confirmed above the
+    /// floor counts against a later call. (Reading <c>confirmed</c> for the floor instead undercounts: a store can land
+    /// during the call and be confirmed only after the agent looked.)
     /// </summary>
     private static Outcome Run(bool inPlace, int seed, bool compare)
     {
         using BpfMap map = BpfMap.Create(new MapDefinition(MapType.Hash, 8, 32, Keys));
         var confirmed = new long[Keys];
+        var storing = new long[Keys];
         for (ulong k = 0; k < Keys; k++)
             Assert.Equal(MapStatus.Ok, map.Update(k, new Entry { Rev = 1, Key = k }));
         Array.Fill(confirmed, 1);
@@ -72,6 +77,7 @@ public sealed class CompareAndUpdateRaceTests(ITestOutputHelper output)
                 {
                     ulong k = (ulong)(rng.Next(Keys / 2) * 2 + t);
                     ulong rev = ++revs[k];
+                    Volatile.Write(ref storing[k], (long)rev);   // announced before the store (see above)
                     if (inPlace)
                     {
                         using (ReadSection.Enter())
@@ -109,7 +115,7 @@ public sealed class CompareAndUpdateRaceTests(ITestOutputHelper output)
                 outcome.Written++;
                 if ((ulong)before > seen.Rev && before > floor[k])
                     outcome.Lost++;                      // wrote revision seen.Rev over a newer one confirmed before the call
-                floor[k] = Volatile.Read(ref confirmed[k]); // refreshes confirmed during the call may be gone: not the next call's
+                floor[k] = Volatile.Read(ref storing[k]);   // refreshes that landed during the call may be gone: not the next call's
             }
             Volatile.Write(ref stop, 1);
         });
