@@ -115,6 +115,10 @@ public sealed class CompareAndUpdateRaceTests(ITestOutputHelper output)
                 outcome.Written++;
                 if ((ulong)before > seen.Rev && before > floor[k])
                     outcome.Lost++;                      // wrote revision seen.Rev over a newer one confirmed before the call
+                // Full fence first: the call ends with a release store (the group unlock), and x86 lets a later load pass
+                // an earlier store, so without it the floor could be read before this call's write is visible, and a
+                // store that the write then overwrote would count against the next call.
+                Interlocked.MemoryBarrier();
                 floor[k] = Volatile.Read(ref storing[k]);   // refreshes that landed during the call may be gone: not the next call's
             }
             Volatile.Write(ref stop, 1);

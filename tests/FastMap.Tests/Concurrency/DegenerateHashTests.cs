@@ -172,8 +172,11 @@ public sealed class DegenerateHashTests
         // A record stays linked only while it holds a live key, so linked records never outnumber keys.
         (long linked, long unlinked) = map.HashStore!.RecordTrafficForTests;
         Assert.True(linked - unlinked <= 2 * window, $"overflow records: {linked} linked, {unlinked} unlinked");
-        if (modulo is 1 or 100)   // every key shares one of 1 or 100 hash values: chains of records
-            Assert.True(linked > 0 && unlinked > 0, $"overflow records: {linked} linked, {unlinked} unlinked");
+        // Every key shares one of 1 or 100 hash values: chains of records. Whether one of them empties (and is
+        // unlinked) while two threads interleave their keys in it is the scheduler's (seen: 31 linked, 0 unlinked
+        // in one run of seven); that records come back is what the one-thread phase below asserts.
+        if (modulo is 1 or 100)
+            Assert.True(linked > 0, $"overflow records: {linked} linked, {unlinked} unlinked");
         // How many records the two threads needed depends on the scheduler (a writer preempted in its
         // section holds the epoch, and the other's deletes wait in limbo meanwhile). What is
         // deterministic: one thread alone reuses limbo and records, so after it settles it takes no more.

@@ -244,7 +244,9 @@ public class MapBasicsTests
     [Fact]
     public void MemoryPerEntryForK16V32IsAtMost72BytesAtMaxEntries()
     {
-        using var m = Hash(16, 32, 65536);
+        // A fixed seed: how many keys spill into overflow records at a full map depends on the hash, and a random
+        // seed made this test's answer vary from run to run.
+        using var m = Hash(16, 32, 65536, MapFlags.ZeroSeed);
         for (int i = 0; i < 65536; i++)
             Assert.Equal(MapStatus.Ok, m.Update(Key(i), Value(i, 0)));
         Assert.InRange(m.MemoryBytes / 65536.0, 48, 72);

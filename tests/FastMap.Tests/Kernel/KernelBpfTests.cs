@@ -333,14 +333,20 @@ public sealed class KernelBpfTests
             Delete(m.Fd, key);
         }
 
-        // Results are OR-ed rather than asserted in the loop: xunit's Assert.Equal allocates.
+        // Results are OR-ed rather than asserted in the loop: xunit's Assert.Equal allocates. Three attempts, the
+        // least counted: a one-off allocation of the runtime on this thread (a method tiering up mid-loop, seen once
+        // in seven full runs) shows in one attempt, an allocation per call in every one.
         int errors = 0;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
-            errors |= Update(m.Fd, key, value) | Lookup(m.Fd, key, got) | Delete(m.Fd, key);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+                errors |= Update(m.Fd, key, value) | Lookup(m.Fd, key, got) | Delete(m.Fd, key);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
         Assert.True(errors == 0, $"a bpf() call failed: OR of the statuses {errors}");
-        Assert.True(allocated == 0, $"{allocated} bytes allocated by 3,000 calls");
+        Assert.True(allocated == 0, $"{allocated} bytes allocated by 3,000 calls, in each of three attempts");
     }
 
     [KernelFact]
