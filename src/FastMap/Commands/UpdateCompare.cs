@@ -65,56 +65,6 @@ public sealed unsafe partial class BpfMap
     /// returns the keys processed.
     /// </summary>
     internal static MapStatus UpdateCompareBatchCore(BpfMap? map, byte* keys, byte* values, byte* compares, uint offset, uint size,
-        int* results, uint* count, ulong elemFlags = (ulong)ElemFlags.Compare)
-    {
-        if (map is null)
-            return MapStatus.EBADF;
-        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
-            return entered;
-        MapStatus ret;
-        if (!map._canWrite)
-            ret = MapStatus.EPERM;
-        else if (elemFlags != (ulong)ElemFlags.Compare)
-            ret = MapStatus.EINVAL;
-        else if ((ret = map.CheckCompareWindow(offset, ref size)) != MapStatus.Ok)
-        {
-            // window, type or spin-lock value: ret says which
-        }
-        else if (count is null)
-            ret = MapStatus.EFAULT;
-        else if (*count == 0)
-            ret = MapStatus.Ok;
-        else if (keys is null || values is null || compares is null || results is null)
-        {
-            *count = 0;
-            ret = MapStatus.EFAULT;
-        }
-        else
-            ret = map.CompareUpdateMany(t, keys, values, compares, offset, size, results, count);
-        Epoch.Exit(t);
-        return ret;
-    }
-
-    /// <summary>One group of <see cref="BatchSectionOps"/> keys a read-side section, as <see cref="CompareDeleteMany"/>.</summary>
-    private MapStatus CompareUpdateMany(Epoch.ThreadSlot t, byte* keys, byte* values, byte* compares, uint offset, uint size,
-        int* results, uint* count)
-    {
-        uint max = *count;
-        *count = 0;
-        uint ks = Definition.KeySize, vs = _store.ValueSize;
-        for (uint done = 0; done < max;)
-        {
-            if (done > 0 && !Resection(t))
-            {
-                *count = done;
-                return MapStatus.EBADF;
-            }
-            uint n = Math.Min(BatchSectionOps, max - done);
-            _store.CompareAndUpdateMany(keys + (nuint)done * ks, values + (nuint)done * vs, vs, compares + (nuint)done * size,
-                offset, size, results + done, n);
-            done += n;
-        }
-        *count = max;
-        return MapStatus.Ok;
-    }
+        int* results, uint* count, ulong elemFlags = (ulong)ElemFlags.Compare) =>
+        CompareBatchCore(map, keys, values, compares, offset, size, results, count, elemFlags, swap: true);
 }
