@@ -53,6 +53,12 @@ public static unsafe class KernelBpf
         public const int MapDeleteElem = 3;
         /// <summary><c>BPF_MAP_GET_NEXT_KEY</c>.</summary>
         public const int MapGetNextKey = 4;
+        /// <summary><c>BPF_OBJ_PIN</c>.</summary>
+        public const int ObjPin = 6;
+        /// <summary><c>BPF_OBJ_GET</c>.</summary>
+        public const int ObjGet = 7;
+        /// <summary><c>BPF_MAP_GET_FD_BY_ID</c>.</summary>
+        public const int MapGetFdById = 14;
         /// <summary><c>BPF_OBJ_GET_INFO_BY_FD</c>.</summary>
         public const int ObjGetInfoByFd = 15;
         /// <summary><c>BPF_BTF_LOAD</c>.</summary>
@@ -111,6 +117,8 @@ public static unsafe class KernelBpf
         public const uint WriteOnly = 1 << 4;
         /// <summary>Map flag <c>BPF_F_ZERO_SEED</c>.</summary>
         public const uint ZeroSeed = 1 << 6;
+        /// <summary>OBJ_PIN/OBJ_GET <c>file_flags</c> bit <c>BPF_F_PATH_FD</c>: resolve the path against <c>path_fd</c>.</summary>
+        public const uint PathFd = 1 << 14;
     }
 
     /// <summary>Positive errno values; the calls return their negation.</summary>
@@ -126,12 +134,16 @@ public static unsafe class KernelBpf
         public const int EBADF = 9;
         /// <summary>ENOMEM.</summary>
         public const int ENOMEM = 12;
+        /// <summary>EACCES.</summary>
+        public const int EACCES = 13;
         /// <summary>EFAULT.</summary>
         public const int EFAULT = 14;
         /// <summary>EBUSY.</summary>
         public const int EBUSY = 16;
         /// <summary>EEXIST.</summary>
         public const int EEXIST = 17;
+        /// <summary>ENOTDIR.</summary>
+        public const int ENOTDIR = 20;
         /// <summary>EINVAL.</summary>
         public const int EINVAL = 22;
         /// <summary>ENOSPC.</summary>
@@ -222,6 +234,15 @@ public static unsafe class KernelBpf
         public const int InfoLen = 4;
         /// <summary>OBJ_GET_INFO_BY_FD <c>info.info</c> (pointer).</summary>
         public const int Info = 8;
+
+        /// <summary>OBJ_PIN/OBJ_GET <c>pathname</c> (pointer to a NUL-terminated path).</summary>
+        public const int ObjPathname = 0;
+        /// <summary>OBJ_PIN <c>bpf_fd</c> (u32; must be 0 for OBJ_GET).</summary>
+        public const int ObjBpfFd = 8;
+        /// <summary>OBJ_PIN/OBJ_GET <c>file_flags</c> (u32).</summary>
+        public const int ObjFileFlags = 12;
+        /// <summary>OBJ_PIN/OBJ_GET <c>path_fd</c> (s32; only with <see cref="Flags.PathFd"/>).</summary>
+        public const int ObjPathFd = 16;
     }
 
     // ---- syscall plumbing -------------------------------------------------------------------------------------
@@ -672,6 +693,54 @@ public static unsafe class KernelBpf
     {
         s_shapes.TryRemove(fd, out _);
         return close(fd) < 0 ? -Marshal.GetLastPInvokeError() : 0;
+    }
+
+    // ---- pinning (bpffs) --------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// <c>BPF_OBJ_PIN</c>: makes <paramref name="path"/> (a new name in a bpf filesystem) hold the map, program or link
+    /// of <paramref name="fd"/>. The kernel's answers are measured in docs/obj-pin-kernel.md: checks run attr (file
+    /// flags, <c>path_fd</c>) → fd → path lookup → "is bpffs" → write permission on the directory.
+    /// </summary>
+    /// <param name="fd">A bpf object fd (its own open mode is not recorded in the pin).</param>
+    /// <param name="path">The path, passed NUL-terminated in UTF-8; null passes a NULL pointer.</param>
+    /// <param name="fileFlags">0 or <see cref="Flags.PathFd"/>; any other bit is <c>-EINVAL</c>.</param>
+    /// <param name="pathFd">Directory fd for a relative <paramref name="path"/>; read only with <see cref="Flags.PathFd"/>.</param>
+    /// <returns>0 or a negative errno.</returns>
+    public static int ObjPin(int fd, string? path, uint fileFlags = 0, int pathFd = 0) =>
+        Obj(Cmd.ObjPin, fd, path, fileFlags, pathFd);
+
+    /// <summary>
+    /// <c>BPF_OBJ_GET</c>: opens the object pinned at <paramref name="path"/> and returns a new fd whose mode follows
+    /// <paramref name="fileFlags"/> (0 = read-write, <see cref="Flags.ReadOnly"/>, <see cref="Flags.WriteOnly"/>), after
+    /// the pin file's mode allows that access.
+    /// </summary>
+    /// <param name="path">The path, passed NUL-terminated in UTF-8; null passes a NULL pointer.</param>
+    /// <param name="fileFlags">0, <see cref="Flags.ReadOnly"/> or <see cref="Flags.WriteOnly"/>, optionally with
+    /// <see cref="Flags.PathFd"/>; both modes or any other bit is <c>-EINVAL</c>.</param>
+    /// <param name="pathFd">Directory fd for a relative <paramref name="path"/>; read only with <see cref="Flags.PathFd"/>.</param>
+    /// <returns>A new fd, or a negative errno.</returns>
+    public static int ObjGet(string? path, uint fileFlags = 0, int pathFd = 0) =>
+        Obj(Cmd.ObjGet, 0, path, fileFlags, pathFd);
+
+    private static int Obj(int cmd, int fd, string? path, uint fileFlags, int pathFd)
+    {
+        byte[]? bytes = null;
+        if (path is not null)
+        {
+            bytes = new byte[Encoding.UTF8.GetByteCount(path) + 1];
+            Encoding.UTF8.GetBytes(path, bytes);
+        }
+        Span<byte> attr = stackalloc byte[AttrSize];
+        attr.Clear();
+        fixed (byte* p = bytes)
+        {
+            Put64(attr, Attr.ObjPathname, (ulong)p);
+            Put32(attr, Attr.ObjBpfFd, (uint)fd);
+            Put32(attr, Attr.ObjFileFlags, fileFlags);
+            Put32(attr, Attr.ObjPathFd, (uint)pathFd);
+            return Call(cmd, attr);
+        }
     }
 
     // ---- batch commands ---------------------------------------------------------------------------------------
