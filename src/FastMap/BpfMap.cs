@@ -26,16 +26,18 @@ public sealed unsafe partial class BpfMap : IDisposable
     private readonly MapFlags _flags;
     private readonly bool _canRead, _canWrite;
     private readonly bool _comparable;      // the store compares values and holds no spin lock (read once: no virtual calls per op)
+    private readonly SharedDomain? _shared; // a shared map's file (its epoch is entered with the process's), or null
     private int _closed;
 
-    private BpfMap(MapDefinition definition, MapStore store, uint valueBufferSize)
+    private BpfMap(MapDefinition definition, MapStore store, uint valueBufferSize, bool canRead, bool canWrite)
     {
         Definition = definition;
         _store = store;
         _hash = store as HashStore;
+        _shared = _hash?.Shared;
         _flags = definition.Flags;
-        _canRead = (_flags & MapFlags.WriteOnly) == 0;
-        _canWrite = (_flags & MapFlags.ReadOnly) == 0;
+        _canRead = canRead;
+        _canWrite = canWrite;
         _comparable = store.ComparesValues && !store.HasSpinLock;
         ValueBufferSize = (int)valueBufferSize;
     }
@@ -126,9 +128,14 @@ public sealed unsafe partial class BpfMap : IDisposable
         if (!Epoch.TryEnterFast(out t))
             return Volatile.Read(ref _closed) != 0 ? MapStatus.EBADF : MapStatus.ENOMEM; // the fd check comes first
         if (Volatile.Read(ref _closed) == 0)
-            return MapStatus.Ok;
+            return _shared is null || _shared.Announce(t) ? MapStatus.Ok : ExitWith(t, MapStatus.ENOMEM);
+        return ExitWith(t, MapStatus.EBADF);
+    }
+
+    private static MapStatus ExitWith(Epoch.ThreadSlot t, MapStatus status)
+    {
         Epoch.Exit(t);
-        return MapStatus.EBADF;
+        return status;
     }
 
     /// <summary>Between groups of a long batch: leave the section (running any epoch advance that fell due),
@@ -137,7 +144,8 @@ public sealed unsafe partial class BpfMap : IDisposable
     {
         Epoch.Exit(t);
         Epoch.EnterFast();
-        return Volatile.Read(ref _closed) == 0;
+        // A shared map's slot was taken when the command began, so announcing again cannot fail.
+        return Volatile.Read(ref _closed) == 0 && (_shared is null || _shared.Announce(t));
     }
 
     private static int ReadPossibleCpus()

@@ -50,6 +50,11 @@ public enum MapFlags : uint
     /// type refuses it as the kernel refuses an unknown flag (<c>-EINVAL</c>); without it an LRU map answers as the
     /// RFC's (<c>-EOPNOTSUPP</c>).</summary>
     LruCompare = 1u << 30,
+    /// <summary>FastMap's own (<c>FM_F_SHARED</c>; a bit the kernel does not use): a hash, per-CPU hash or LRU hash map
+    /// that lives in a file on a tmpfs (<c>/dev/shm</c>, or <c>$FASTMAP_SHM_DIR</c>) so that <see cref="BpfMap.Pin"/>
+    /// can give it a path and other processes can <see cref="BpfMap.Open(string?, MapFlags, out BpfMap?)"/> it. Refused (<c>-EINVAL</c>) on arrays and
+    /// with a spin lock in the value (<c>-EOPNOTSUPP</c>). Without it a map lives in its process only.</summary>
+    Shared = 1u << 29,
 }
 
 /// <summary>Per-element command flags (<c>flags</c> of the <c>BPF_MAP_*_ELEM</c> commands).</summary>

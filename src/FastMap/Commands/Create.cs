@@ -43,7 +43,7 @@ public sealed unsafe partial class BpfMap
         else
         {
             // htab_map_alloc_check (FastMap's LruCompare is a known flag only on LRU maps)
-            if ((f & ~(lru ? HashFlagMask | MapFlags.LruCompare : HashFlagMask)) != 0
+            if ((f & ~(lru ? HashFlagMask | MapFlags.LruCompare | MapFlags.Shared : HashFlagMask | MapFlags.Shared)) != 0
                 || (f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) == (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg))
                 return MapStatus.EINVAL;
             if (!lru && (f & MapFlags.NoCommonLru) != 0)
@@ -73,6 +73,8 @@ public sealed unsafe partial class BpfMap
                 return MapStatus.EINVAL;                               // BTF: lock inside the value, aligned
             if ((f & (MapFlags.ReadOnlyProg | MapFlags.WriteOnlyProg)) != 0)
                 return MapStatus.EACCES;                               // special fields need program write access
+            if ((f & MapFlags.Shared) != 0)
+                return MapStatus.EOPNOTSUPP;                           // FastMap's: a lock word no other process could recover
         }
         return MapStatus.Ok;
     }
@@ -105,18 +107,35 @@ public sealed unsafe partial class BpfMap
         // Every map type's store reserves its memory at once and the kernel commits pages as entries use
         // them, so NO_PREALLOC needs no path of its own (capacity is counted the same way either way).
         MapStore? store;
+        ulong seed = (definition.Flags & MapFlags.ZeroSeed) != 0 ? 0 : BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         if (definition.Type == MapType.Array)
             store = ArrayStore.Create(definition.ValueSize, lockOff, definition.MaxEntries);
+        else if ((definition.Flags & MapFlags.Shared) != 0)
+        {
+            var layout = SharedLayout.Compute(definition.Type, definition.KeySize, definition.ValueSize, valueBytes, definition.MaxEntries,
+                definition.Flags, seed, SharedLayout.ShardsForThisMachine());
+            store = CreateShared(layout, definition.Name, out st);
+            if (store is null)
+                return st;
+        }
         else
         {
-            ulong seed = (definition.Flags & MapFlags.ZeroSeed) != 0 ? 0 : BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
             store = HashStore.Create(definition.KeySize, valueBytes, lockOff, definition.MaxEntries, seed,
                 lru: definition.Type == MapType.LruHash,
                 compares: definition.Type == MapType.Hash || (definition.Flags & MapFlags.LruCompare) != 0);
         }
         if (store is null)
             return MapStatus.ENOMEM;
-        var created = new BpfMap(definition, store, valueBytes);
+        return Register(definition, store, valueBytes, (definition.Flags & MapFlags.WriteOnly) == 0,
+            (definition.Flags & MapFlags.ReadOnly) == 0, out map);
+    }
+
+    /// <summary>Gives a new store a handle (and, for a private hash map, its inline-read layout): the last step of a
+    /// create or an open; <c>-ENOMEM</c> if the handle table cannot grow (the store is then disposed).</summary>
+    private static MapStatus Register(MapDefinition definition, MapStore store, uint valueBytes, bool canRead, bool canWrite, out BpfMap? map)
+    {
+        map = null;
+        var created = new BpfMap(definition, store, valueBytes, canRead, canWrite);
         int handle = HandleTable.Add(created);
         if (handle < 0)
         {
@@ -124,10 +143,27 @@ public sealed unsafe partial class BpfMap
             return MapStatus.ENOMEM;
         }
         created.Handle = handle;
-        InlineLayout.Publish(handle, store as HashStore, (definition.Flags & MapFlags.WriteOnly) == 0,
-            (definition.Flags & MapFlags.ReadOnly) == 0);
+        // A shared map's reads go through the library: an inline in-place lookup would not announce in its file.
+        if (created._shared is null)
+            InlineLayout.Publish(handle, store as HashStore, canRead, canWrite);
         map = created;
         return MapStatus.Ok;
+    }
+
+    /// <summary>A new shared map's file, store and this process's place in it; null with the errno.</summary>
+    private static HashStore? CreateShared(SharedLayout layout, string? name, out MapStatus status)
+    {
+        SharedDomain? domain = SharedDomain.Create(layout, name, out status);
+        if (domain is null)
+            return null;
+        HashStore? store = HashStore.CreateShared(domain, fresh: true);
+        if (store is null || (status = domain.Join(store)) != MapStatus.Ok)
+        {
+            domain.Detach();
+            status = store is null ? MapStatus.ENOMEM : status;
+            return null;
+        }
+        return store;
     }
 
     /// <summary>Creates a map or throws <see cref="InvalidOperationException"/> naming the errno.</summary>

@@ -69,6 +69,8 @@ public sealed unsafe partial class BpfMap
         {
             _store.PinValues();                       // before the find: the pin's barrier orders it (HashStore remarks, 3)
             v = _store.FindValue(key);
+            if (_shared is not null && v is not null)
+                SharedDomain.Park(SharedDomain.ParkPoint.InSection);
         }
         Epoch.Exit(t); // the caller's own, outer section keeps the value alive
         return v;

@@ -172,16 +172,26 @@ internal static unsafe partial class Epoch
         if (t.LastAttempt != Volatile.Read(ref *s_global) || ++t.Refused >= RetryAfter)
         {
             t.Refused = 0;
-            t.AdvanceDue = 1;
+            t.AdvanceDue |= DueAdvance;
         }
     }
 
     private static void RunDueAdvance(ThreadSlot t)
     {
+        int due = t.AdvanceDue;
         t.AdvanceDue = 0;
-        t.LastAttempt = Volatile.Read(ref *s_global);
-        TryAdvance();
+        if ((due & DueShared) != 0)
+            t.LeaveShared();
+        if ((due & DueAdvance) != 0)
+        {
+            t.LastAttempt = Volatile.Read(ref *s_global);
+            TryAdvance();
+        }
     }
+
+    /// <summary>Bits of a slot's due word: an advance of this process's epoch (rule 7); announcements in shared maps'
+    /// files to clear (<see cref="SharedDomain"/>, rule 2 there).</summary>
+    private const int DueAdvance = 1, DueShared = 2;
 
     /// <summary>True if memory retired with <paramref name="tag"/> may be reused now (rule 4).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -329,8 +339,32 @@ internal static unsafe partial class Epoch
         /// <summary>Nesting depth of the thread's sections (in the slot: fastmap.h's inline sections share it).</summary>
         public ref int Depth => ref *(int*)(Slot + DepthOffset);
 
-        /// <summary>1 when an advance is due at the outermost exit (rule 7).</summary>
+        /// <summary>Nonzero when the outermost exit has work: an advance (rule 7), shared announcements to clear.</summary>
         public ref int AdvanceDue => ref *(int*)(Slot + AdvanceDueOffset);
+
+        /// <summary>Shared maps' files this thread announced in during its current outermost section.</summary>
+        private SharedDomain[] _shared = new SharedDomain[2];
+        private int _sharedCount;
+
+        /// <summary>Records that the thread announced in <paramref name="d"/>'s file: cleared at the outermost exit.</summary>
+        public void HoldShared(SharedDomain d)
+        {
+            if (_sharedCount == _shared.Length)
+                Array.Resize(ref _shared, _sharedCount * 2);
+            _shared[_sharedCount++] = d;
+            AdvanceDue |= DueShared;
+        }
+
+        /// <summary>Clears every announcement of the section that just ended (and runs the advances they owe).</summary>
+        public void LeaveShared()
+        {
+            for (int i = 0; i < _sharedCount; i++)
+            {
+                _shared[i].Leave();
+                _shared[i] = null!;
+            }
+            _sharedCount = 0;
+        }
 
         /// <summary>The global epoch when this thread last attempted an advance.</summary>
         public long LastAttempt;

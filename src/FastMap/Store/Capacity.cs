@@ -31,14 +31,26 @@ internal sealed unsafe class Capacity : IDisposable
 
     private readonly Shard* _shards;
     private readonly int _mask;
+    private readonly SharedDomain? _shared;     // a shared map's file holds the shards; lock holders are its owner ids
+    private int _sharedRetires;                 // a shared map's retires in this process (advance requests, rule 7)
 
-    private Capacity(Shard* shards, int count, long tokens)
+    private Capacity(Shard* shards, int count, long tokens, SharedDomain? shared, bool fill)
     {
         _shards = shards;
         _mask = count - 1;
-        for (int s = 0; s < count; s++)
-            _shards[s].Tokens = tokens / count + (s == 0 ? tokens % count : 0);
+        _shared = shared;
+        if (fill)
+            for (int s = 0; s < count; s++)
+                _shards[s].Tokens = tokens / count + (s == 0 ? tokens % count : 0);
     }
+
+    /// <summary>A shared map's capacity over <paramref name="shards"/> in its file (<see cref="SharedLayout"/>); a new
+    /// file's shards are filled (<paramref name="fill"/>), an opened one's are taken as they are.</summary>
+    public static Capacity InFile(byte* shards, int count, long tokens, SharedDomain shared, bool fill) =>
+        new((Shard*)shards, count, tokens, shared, fill);
+
+    /// <summary>Bytes a shard takes.</summary>
+    public const int ShardBytes = 128;
 
     /// <summary><paramref name="tokens"/> tokens spread over one shard per processor, or null when the memory is
     /// not there (<c>-ENOMEM</c>).</summary>
@@ -46,7 +58,7 @@ internal sealed unsafe class Capacity : IDisposable
     {
         int count = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(Environment.ProcessorCount, 1, 64));
         var shards = (Shard*)Allocations.TryAlloc((nuint)(count * sizeof(Shard)), 128);
-        return shards is null ? null : new Capacity(shards, count, tokens);
+        return shards is null ? null : new Capacity(shards, count, tokens, null, fill: true);
     }
 
     /// <summary>Native bytes held.</summary>
@@ -56,9 +68,14 @@ internal sealed unsafe class Capacity : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int CurrentShard() => Thread.GetCurrentProcessorId() & _mask;
 
+    /// <summary>Shard operations a shared map's thread announces in its intent (<see cref="SharedDomain.Intent"/>).</summary>
+    private const int OpTake = 1, OpReturn = 2, OpReturnRetired = 3;
+
     /// <summary>Takes one token for a new key; false means the map is full.</summary>
     public bool TryTake(int shard)
     {
+        if (_shared is not null)
+            return TryTakeShared(shard);
         Shard* s = _shards + shard;
         LockShard(s);
         bool ok = s->Tokens > 0;
@@ -88,10 +105,128 @@ internal sealed unsafe class Capacity : IDisposable
         return ok;
     }
 
+    // ---- a shared map's: each count change is announced in the thread's intent (see SharedDomain.Intent) ----
+
+    private bool TryTakeShared(int shard)
+    {
+        SharedDomain.Intent* it = _shared!.IntentOf(SharedDomain.CurrentOwner);
+        Shard* s = _shards + shard;
+        LockShard(s);
+        bool ok = TakeLocked(s, shard, it);
+        UnlockShard(s);
+        if (ok)
+            return true;
+        // As TakeSlow: every shard lock, ascending, so "no token anywhere" is a true instant (an exact E2BIG).
+        for (int i = 0; i <= _mask; i++)
+            LockShard(_shards + i);
+        for (int i = 0; i <= _mask && !ok; i++)
+            ok = TakeLocked(_shards + i, i, it);
+        for (int i = _mask; i >= 0; i--)
+            UnlockShard(_shards + i);
+        // Before an E2BIG: a dead process may hold tokens its intent gives back (recovery waits on no live lock, so it
+        // may run under the caller's group locks).
+        return ok || (_shared.RecoverAllDead() && TryTakeAfterRecovery(shard, it));
+    }
+
+    private bool TryTakeAfterRecovery(int shard, SharedDomain.Intent* it)
+    {
+        bool ok = false;
+        for (int i = 0; i <= _mask; i++)
+            LockShard(_shards + i);
+        for (int i = 0; i <= _mask && !ok; i++)
+            ok = TakeLocked(_shards + ((shard + i) & _mask), (shard + i) & _mask, it);
+        for (int i = _mask; i >= 0; i--)
+            UnlockShard(_shards + i);
+        return ok;
+    }
+
+    /// <summary>Under shard <paramref name="index"/>'s lock: takes a token if it has one, announcing the change first.</summary>
+    private static bool TakeLocked(Shard* s, int index, SharedDomain.Intent* it)
+    {
+        long before = s->Tokens;
+        if (before <= 0)
+            return false;
+        it->Shard = index;
+        it->Before = before;
+        Volatile.Write(ref it->Op, OpTake);
+        s->Tokens = before - 1;
+        SharedDomain.Park(SharedDomain.ParkPoint.ShardLocked);
+        it->Held = 1;
+        it->Op = 0;
+        return true;
+    }
+
+    private void ReturnShared(int shard, bool retired)
+    {
+        SharedDomain.Intent* it = _shared!.IntentOf(SharedDomain.CurrentOwner);
+        Shard* s = _shards + shard;
+        LockShard(s);
+        it->Shard = shard;
+        it->Before = s->Tokens;
+        Volatile.Write(ref it->Op, retired ? OpReturnRetired : OpReturn);
+        s->Tokens = it->Before + 1;
+        if (retired)
+            it->Giving = 0;
+        else
+            it->Held = 0;
+        it->Op = 0;
+        UnlockShard(s);
+    }
+
+    /// <summary>Recovery (<see cref="SharedDomain"/>): completes or forgets the shard operation a dead thread died in,
+    /// releases its shard locks, and gives back every token its intent says it held: one taken and not spent on a
+    /// published key, one of a key it unlinked and had not yet given back. <paramref name="live"/> tells whether the tag at
+    /// a file offset is live; the dead thread's group lock still guards every tag its intent names.</summary>
+    public void RecoverLocks(int owner, SharedDomain.Intent* it, Func<long, bool> live)
+    {
+        for (int i = 0; i <= _mask; i++)
+        {
+            Shard* s = _shards + i;
+            if (Volatile.Read(ref s->Lock) != owner)
+                continue;
+            if (it is not null && it->Op != 0 && it->Shard == i)
+            {
+                bool changed = s->Tokens != it->Before;
+                if (changed && it->Op == OpTake)
+                    it->Held = 1;
+                else if (changed && it->Op == OpReturn)
+                    it->Held = 0;
+                else if (changed && it->Op == OpReturnRetired)
+                    it->Giving = 0;
+                it->Op = 0;
+            }
+            Volatile.Write(ref s->Lock, 0);
+        }
+        if (it is null)
+            return;
+        if (it->Held != 0 && !(it->Spend != 0 && live(it->Spend - 1)))
+            ReturnShared(0, retired: false, it);
+        if (it->Giving != 0 && !live(it->Giving - 1))
+            ReturnShared(0, retired: true, it);
+        *it = default;
+    }
+
+    private void ReturnShared(int shard, bool retired, SharedDomain.Intent* it)
+    {
+        Shard* s = _shards + shard;
+        LockShard(s);
+        s->Tokens++;
+        UnlockShard(s);
+        if (retired)
+            it->Giving = 0;
+        else
+            it->Held = 0;
+    }
+
     /// <summary>Gives a token back (an insert that took one did not happen). Contains a full barrier (the
     /// shard lock's CAS).</summary>
     public void Return(int shard)
     {
+        if (_shared is not null)
+        {
+            ReturnShared(shard, retired: false);
+            return;
+        }
         Shard* s = _shards + shard;
         LockShard(s);
         s->Tokens++;
@@ -106,6 +241,11 @@ internal sealed unsafe class Capacity : IDisposable
     /// </summary>
     public bool ReturnRetired(int shard, int every)
     {
+        if (_shared is not null)
+        {
+            ReturnShared(shard, retired: true);
+            return (Interlocked.Increment(ref _sharedRetires) % every) == 0;
+        }
         Shard* s = _shards + shard;
         LockShard(s);
         s->Tokens++;
@@ -129,16 +269,21 @@ internal sealed unsafe class Capacity : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LockShard(Shard* s)
+    private void LockShard(Shard* s)
     {
         // The CAS is the acquire barrier (and a full one): nothing of the critical section moves above it.
-        if (Interlocked.CompareExchange(ref s->Lock, 1, 0) != 0)
-            Spin.Acquire(&s->Lock);
+        int me = _shared is null ? 1 : SharedDomain.CurrentOwner;
+        if (Interlocked.CompareExchange(ref s->Lock, me, 0) != 0)
+            Spin.Acquire(&s->Lock, me, _shared);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void UnlockShard(Shard* s) => Volatile.Write(ref s->Lock, 0); // release: the count first
 
     /// <summary>Frees the shards. Only after a grace period following the map's close.</summary>
-    public void Dispose() => Allocations.Free(_shards, (nuint)((_mask + 1) * sizeof(Shard)));
+    public void Dispose()
+    {
+        if (_shared is null)
+            Allocations.Free(_shards, (nuint)((_mask + 1) * sizeof(Shard)));
+    }
 }

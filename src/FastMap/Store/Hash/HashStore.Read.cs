@@ -202,7 +202,15 @@ internal sealed unsafe partial class HashStore
 
     /// <summary>A writer is overwriting a value in place (a few stores): wait a moment, then look again.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void WaitForWriter() => Thread.SpinWait(8);
+    private void WaitForWriter()
+    {
+        Thread.SpinWait(8);
+        // A shared map's writer may have died mid-write (its version stays odd): now and then, recover the dead.
+        if (_shared is not null && (++t_waits & 4095) == 0)
+            _shared.RecoverAllDead();
+    }
+
+    [ThreadStatic] private static int t_waits;
 
     /// <inheritdoc/>
     public override byte* FindValue(byte* key)

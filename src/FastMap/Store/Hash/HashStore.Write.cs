@@ -77,6 +77,8 @@ internal sealed unsafe partial class HashStore
             ret = MapStatus.ENOENT;
         else if (!token && !(token = _capacity.TryTake(shard)))
             ret = MapStatus.E2BIG;
+        else if (_shared is not null && ParkedAfterTake())
+            ret = MapStatus.E2BIG;                    // never: the hook does not return when it parks
         else if (Place(g, h, key, value))
             token = false;                            // spent on the new key
         else
@@ -87,12 +89,23 @@ internal sealed unsafe partial class HashStore
         return ret;
     }
 
+    private static bool ParkedAfterTake()
+    {
+        SharedDomain.Park(SharedDomain.ParkPoint.TokenTaken);
+        return false;
+    }
+
     /// <summary>
     /// Overwrites a live value in place, under its group's lock, between two version steps of its block
     /// (remarks of the class, 2c).
     /// </summary>
     private void WriteInPlace(in Hit hit, byte* src)
     {
+        if (_shared is not null)
+        {
+            WriteInPlaceShared(in hit, src);
+            return;
+        }
         ref uint w = ref Group.Word(hit.Ctrl);
         uint v = w;                                   // only the group's lock holder writes W
         Volatile.Write(ref w, v + Group.Version);     // odd: copying readers of this block retry
@@ -100,6 +113,27 @@ internal sealed unsafe partial class HashStore
         Volatile.WriteBarrier();
         CopyInLive(hit.Entry + _valueOffset, src);
         Volatile.Write(ref w, v + 2 * Group.Version); // even again; release: the value's bytes first
+    }
+
+    /// <summary>
+    /// <see cref="WriteInPlace"/> in a shared map: the value's old bytes go to the writer's undo area first, and its
+    /// offset after them (release), so a process killed while the version is odd leaves what recovery needs to put
+    /// the value back (<see cref="RecoverLocksOf"/>). The undo is cleared once the version is even again.
+    /// </summary>
+    private void WriteInPlaceShared(in Hit hit, byte* src)
+    {
+        byte* undo = _shared!.UndoArea(SharedDomain.CurrentOwner);
+        byte* stored = hit.Entry + _valueOffset;
+        Buffer.MemoryCopy(stored, undo + SharedDomain.UndoBytesOffset, ValueSize, ValueSize);
+        Volatile.Write(ref *(long*)undo, (long)(stored - _shared.Base) + 1);
+        ref uint w = ref Group.Word(hit.Ctrl);
+        uint v = w;
+        Volatile.Write(ref w, v + Group.Version);
+        Volatile.WriteBarrier();
+        CopyInLive(stored, src);
+        SharedDomain.Park(SharedDomain.ParkPoint.ValueOdd);
+        Volatile.Write(ref w, v + 2 * Group.Version);
+        Volatile.Write(ref *(long*)undo, 0);
     }
 
     /// <summary>
@@ -131,7 +165,7 @@ internal sealed unsafe partial class HashStore
         // The window is full of live keys and limbo: ask for an advance (at this thread's exit) so limbo
         // ends sooner. Not earlier: limbo in a window is normal, and an advance can cost a process-wide
         // barrier (measured: asking on every insert that met limbo made delete + insert 250 ns, not 60).
-        Epoch.RequestAdvance();
+        RequestAdvance();
         uint last = 0;
         for (uint id = _chain[g]; id != 0; id = Overflow.Next(_overflow.Address(id)))
         {
@@ -148,7 +182,9 @@ internal sealed unsafe partial class HashStore
         if (fresh == 0)
             return false;
         byte* nr = _overflow.Address(fresh);
-        Fill(nr, Overflow.Entries(nr), 0, tag, key, value); // not reachable yet: the link below publishes it
+        // Linked empty (Alloc made it whole: tags empty, no link), then filled: a key's tag is never live in a record
+        // no chain reaches, so a shared map's recovery can judge an insert by its tag alone. Readers that walk the
+        // chain meanwhile find an empty record.
         if (last == 0)
         {
             // Release stores: the record is complete before its link, the link before the ext bit (readers
@@ -160,17 +196,18 @@ internal sealed unsafe partial class HashStore
         else
             Volatile.Write(ref Overflow.Next(_overflow.Address(last)), fresh);
         BumpVersion(CtrlOf(g));                       // (4b)
+        Fill(nr, Overflow.Entries(nr), 0, tag, key, value);
         Interlocked.Increment(ref _recordLinks);
         return true;
     }
 
     /// <summary>A free slot of a block: an empty one, else one whose limbo is over; -1 if none. The caller
     /// holds the lock under which the block's stamps are written.</summary>
-    private static int FreeSlot(byte* ctrl)
+    private int FreeSlot(byte* ctrl)
     {
         // Read after that lock's acquire (a CAS): every stamp in the block was written before it, with an
         // epoch read from G, so this reading is at least as new as each of them, as LimboSafe requires.
-        long global = Epoch.Current;
+        long global = EpochNow;
         Vector128<byte> c = Vector128.LoadAligned(ctrl);
         uint empty = Vector128.Equals(c, Vector128<byte>.Zero).ExtractMostSignificantBits() & Group.TagMask;
         if (empty != 0)
@@ -188,9 +225,22 @@ internal sealed unsafe partial class HashStore
     /// <summary>Fills a slot no reader matches (empty, or out of limbo) and publishes it with its tag.</summary>
     private void Fill(byte* ctrl, byte* entry, int slot, byte tag, byte* key, byte* value)
     {
+        SharedDomain.Intent* it = null;
+        if (_shared is not null)
+        {
+            // The token's spend, announced for recovery: the tag going live is the spend (SharedDomain.Intent).
+            it = _shared.IntentOf(SharedDomain.CurrentOwner);
+            Volatile.Write(ref it->Spend, ctrl + slot - _shared.Base + 1);
+        }
         CopyBytes(key, entry, KeySize);
         CopyInFresh(entry + _valueOffset, value);
         Volatile.Write(ref ctrl[slot], tag);          // release: the entry's bytes first (2a)
+        if (it is not null)
+        {
+            SharedDomain.Park(SharedDomain.ParkPoint.Published);
+            it->Held = 0;
+            it->Spend = 0;
+        }
     }
 
     // ---- deletes ------------------------------------------------------------------------------
@@ -257,16 +307,20 @@ internal sealed unsafe partial class HashStore
     private void Unlink(uint g, in Hit hit, int shard)
     {
         ref byte tag = ref hit.Ctrl[hit.Slot];
+        if (_shared is not null)                      // the token to give back, announced for recovery (SharedDomain.Intent)
+            Volatile.Write(ref _shared.IntentOf(SharedDomain.CurrentOwner)->Giving, hit.Ctrl + hit.Slot - _shared.Base + 1);
         Volatile.Write(ref tag, Group.Limbo(0));      // the unlink: readers stop matching; the stamp is not used
+        if (_shared is not null)
+            SharedDomain.Park(SharedDomain.ParkPoint.Unlinked);
         BumpVersion(hit.Ctrl);                        // a reader outside a section that matched it must look again (4b)
         bool due = _capacity.ReturnRetired(shard, _retireEvery); // a locked CAS: the unlink is visible before the read below
         bool pinned = Volatile.Read(ref *_pinned) != 0; // after the barrier above: the Dekker pair of PinValues (3)
-        tag = pinned ? Group.Limbo(Epoch.Current) : Group.Empty; // the retire epoch, read after the unlink (Epoch rule 4)
+        tag = pinned ? Group.Limbo(EpochNow) : Group.Empty; // the retire epoch, read after the unlink (Epoch rule 4)
         // The groups the key's insert passed: their counts come down only now, after the unlink (2e).
         for (uint p = g; p < hit.Group; p++)
             Volatile.Write(ref CtrlOf(p)[Group.CountOffset], (byte)(CtrlOf(p)[Group.CountOffset] - 1));
         if (due && pinned)
-            Epoch.RequestAdvance();                   // run at this thread's outermost exit (Epoch rule 7)
+            RequestAdvance();                         // run at this thread's outermost exit (Epoch rule 7)
         if (hit.Record != 0 && Group.LiveMask(Vector128.LoadAligned(hit.Ctrl)) == 0)
             RemoveRecord(g, hit.Record);
     }

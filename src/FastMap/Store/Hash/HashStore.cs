@@ -68,7 +68,7 @@ namespace FastMap.Internal;
 ///   unlocked read and are linearized there.</item>
 /// </list>
 /// </remarks>
-internal sealed unsafe partial class HashStore : MapStore
+internal sealed unsafe partial class HashStore : MapStore, IRecoverable
 {
     /// <summary>Slots per <c>max_entries</c>: live keys fill at most 80% of them (F14 runs to 86%; the rest
     /// is room for slots waiting in limbo).</summary>
@@ -89,6 +89,18 @@ internal sealed unsafe partial class HashStore : MapStore
     private readonly uint* _chain;          // each main group's first overflow record (0: none)
     private readonly NativeRegion _ctrlMem, _entryMem, _chainMem;
     private readonly Overflow _overflow;
+    /// <summary>The epoch memory is stamped with and checked against: the file's in a shared map, else the process's.</summary>
+    private long EpochNow => _shared is null ? Epoch.Current : _shared.Current;
+
+    /// <summary>Asks for an advance of the epoch this store's memory waits on (rule 7).</summary>
+    private void RequestAdvance()
+    {
+        if (_shared is null)
+            Epoch.RequestAdvance();
+        else
+            _shared.RequestAdvance();
+    }
+
     private readonly Capacity _capacity;
     private readonly ulong _seed;
     private readonly int _bucketBits;       // batch buckets = 1 << _bucketBits (>= groups)
@@ -101,6 +113,8 @@ internal sealed unsafe partial class HashStore : MapStore
     private uint _evictHand;
     private int _disposed;
     private readonly int* _pinned;          // nonzero once a value's address was handed out (remarks, 3); native for fastmap.h
+    private readonly SharedDomain? _shared; // a shared map's file: its epoch, owner-id locks, recovery (null: a private map)
+    private readonly uint* _owners;         // shared: each group's lock holder (an owner id), instead of the word's lock bit
 
     /// <summary>Bytes after the control blocks for the pin word (a line of its own).</summary>
     private const int PinBytes = 64;
@@ -113,6 +127,39 @@ internal sealed unsafe partial class HashStore : MapStore
 
     private HashStore(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares,
         int groupBits, uint slots, NativeRegion ctrl, NativeRegion entries, NativeRegion chain, Capacity capacity)
+        : this(keySize, valueSize, spinLockOffset, maxEntries, seed, lru, compares, groupBits, slots, ctrl.Base, entries.Base,
+            (uint*)chain.Base, capacity, null)
+    {
+        _ctrlMem = ctrl;
+        _entryMem = entries;
+        _chainMem = chain;
+        byte* tail = ctrl.Base + (nuint)_groupCount * Group.CtrlBytes + PinBytes;
+        _overflow = new Overflow(_stride, (nint*)tail, (Overflow.State*)(tail + Overflow.SegmentTableBytes));
+        _pinned = (int*)(ctrl.Base + (nuint)_groupCount * Group.CtrlBytes);
+        if (slots < Group.Tags)
+            for (uint g = 0; g < _groupCount; g++)
+                Group.Init(_ctrl + (nuint)g * Group.CtrlBytes, (int)slots);
+    }
+
+    /// <summary>A shared map's store over its file (<see cref="SharedLayout"/>); <paramref name="fresh"/>: a new file,
+    /// whose control blocks and capacity are set up here.</summary>
+    private HashStore(SharedDomain shared, Capacity capacity, nint* segmentTable, bool fresh)
+        : this(shared.Layout.KeySize, shared.Layout.StoredValueSize, -1, shared.Layout.MaxEntries, shared.Layout.Seed,
+            shared.Layout.Type == (uint)MapType.LruHash,
+            shared.Layout.Type == (uint)MapType.Hash || (shared.Layout.Flags & (ulong)MapFlags.LruCompare) != 0,
+            shared.Layout.GroupBits, shared.Layout.Slots, shared.Base + shared.Layout.Ctrl, shared.Base + shared.Layout.Entries,
+            (uint*)(shared.Base + shared.Layout.Chain), capacity, shared)
+    {
+        _overflow = new Overflow(_stride, segmentTable, shared);
+        _pinned = shared.Pinned;
+        _owners = (uint*)(shared.Base + shared.Layout.Owners);
+        if (fresh && _slots < Group.Tags)
+            for (uint g = 0; g < _groupCount; g++)
+                Group.Init(_ctrl + (nuint)g * Group.CtrlBytes, (int)_slots);
+    }
+
+    private HashStore(uint keySize, uint valueSize, int spinLockOffset, uint maxEntries, ulong seed, bool lru, bool compares,
+        int groupBits, uint slots, byte* ctrl, byte* entries, uint* chain, Capacity capacity, SharedDomain? shared)
         : base(keySize, valueSize, spinLockOffset)
     {
         _maxEntries = maxEntries;
@@ -122,18 +169,14 @@ internal sealed unsafe partial class HashStore : MapStore
         _valueOffset = (keySize + 7) & ~7u;
         _stride = _valueOffset + ((valueSize + 7) & ~7u);
         _groupBytes = slots * _stride;
-        _ctrlMem = ctrl;
-        _entryMem = entries;
-        _chainMem = chain;
-        _ctrl = ctrl.Base;
-        _pinned = (int*)(ctrl.Base + (nuint)_groupCount * Group.CtrlBytes);
-        _entries = entries.Base;
-        _chain = (uint*)chain.Base;
-        _overflow = new Overflow(_stride, (nint*)(ctrl.Base + (nuint)_groupCount * Group.CtrlBytes + PinBytes));
+        _ctrl = ctrl;
+        _entries = entries;
+        _chain = chain;
         _capacity = capacity;
         _seed = seed;
         _lru = lru;
         _compares = compares;
+        _shared = shared;
         _bucketBits = Math.Max(groupBits, BitOperations.Log2(BitOperations.RoundUpToPowerOf2(maxEntries)));
         _tagBucketBits = _bucketBits - groupBits;
         _bucketFromTag = _tagBucketBits <= 7;
@@ -141,9 +184,33 @@ internal sealed unsafe partial class HashStore : MapStore
         // running: Epoch.TryAdvance), and limbo slots wait two advances: a sixteenth of the slots
         // between advances keeps limbo well inside the fifth of the slots no key may use.
         _retireEvery = (int)Math.Clamp((long)_groupCount * slots / 16, 64, 1 << 20);
-        for (uint g = 0; g < _groupCount; g++)
-            if (slots < Group.Tags)
-                Group.Init(_ctrl + (nuint)g * Group.CtrlBytes, (int)slots);
+        _overflow = null!;                      // set by the public constructors
+    }
+
+    /// <summary>The groups (as a power of two), slots a group and bytes an entry of a map of these sizes.</summary>
+    public static (int GroupBits, uint Slots, ulong Stride) Geometry(uint keySize, uint valueSize, uint maxEntries)
+    {
+        ulong slotsWanted = Math.Max(2ul, (ulong)Math.Ceiling(maxEntries / MaxLoad));
+        int groupBits = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((slotsWanted + Group.Tags - 1) / Group.Tags));
+        ulong groups = 1ul << groupBits;
+        uint slots = (uint)((slotsWanted + groups - 1) / groups);
+        ulong stride = ((keySize + 7ul) & ~7ul) + ((valueSize + 7ul) & ~7ul);
+        return (groupBits, slots, stride);
+    }
+
+    /// <summary>
+    /// A shared map's store over <paramref name="shared"/>'s file: a new file's (<paramref name="fresh"/>) is set up,
+    /// an opened one's is taken as it stands. Null without memory for the process's own small tables.
+    /// </summary>
+    public static HashStore? CreateShared(SharedDomain shared, bool fresh)
+    {
+        SharedLayout l = shared.Layout;
+        var table = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(Overflow.SegmentTableBytes); // this process's addresses of the records
+        if (table is null)
+            return null;
+        var capacity = Capacity.InFile(shared.Base + l.Capacity, (int)l.ShardCount, l.MaxEntries, shared, fresh);
+        var store = new HashStore(shared, capacity, table, fresh);
+        return store._overflow.AllocSink() ? store : null;
     }
 
     /// <summary>Builds a store, or returns null when the memory is not there (<c>-ENOMEM</c>).</summary>
@@ -159,14 +226,11 @@ internal sealed unsafe partial class HashStore : MapStore
     {
         // Sizes: the command layer has bounded key + value below 4 MiB and max_entries to 2^27, so every
         // product below fits in 64 bits; NativeRegion refuses what no address space holds.
-        ulong slotsWanted = Math.Max(2ul, (ulong)Math.Ceiling(maxEntries / MaxLoad));
-        int groupBits = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((slotsWanted + Group.Tags - 1) / Group.Tags));
+        (int groupBits, uint slots, ulong stride) = Geometry(keySize, valueSize, maxEntries);
         ulong groups = 1ul << groupBits;
-        uint slots = (uint)((slotsWanted + groups - 1) / groups);
-        ulong stride = ((keySize + 7ul) & ~7ul) + ((valueSize + 7ul) & ~7ul);
-        // After the groups: the pin word (a line of its own), then the overflow pool's segment table, both in memory
-        // that stays mapped as long as the control blocks do.
-        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes + PinBytes + Overflow.SegmentTableBytes);
+        // After the groups: the pin word (a line of its own), then the overflow pool's segment table and state, all in
+        // memory that stays mapped as long as the control blocks do.
+        var ctrl = NativeRegion.Map(groups * Group.CtrlBytes + PinBytes + Overflow.SegmentTableBytes + Overflow.StateBytes);
         var entries = NativeRegion.Map(groups * slots * stride);
         var chain = NativeRegion.Map(groups * sizeof(uint));
         Capacity? capacity = ctrl.Base is null || entries.Base is null || chain.Base is null ? null : Capacity.Create(maxEntries);
@@ -182,6 +246,9 @@ internal sealed unsafe partial class HashStore : MapStore
             capacity);
     }
 
+    /// <summary>A shared map's file, or null for a private map.</summary>
+    internal SharedDomain? Shared => _shared;
+
     /// <inheritdoc/>
     public override bool DeletesKeys => true;
 
@@ -193,7 +260,8 @@ internal sealed unsafe partial class HashStore : MapStore
 
     /// <inheritdoc/>
     /// <remarks>The overflow records' range is reserved whole but counted only as records are used.</remarks>
-    public override long Bytes => (long)(_ctrlMem.Length + _entryMem.Length + _chainMem.Length) + _overflow.Bytes + _capacity.Bytes;
+    public override long Bytes => _shared is not null ? (long)_shared.Layout.FileBytes
+        : (long)(_ctrlMem.Length + _entryMem.Length + _chainMem.Length) + _overflow.Bytes + _capacity.Bytes;
 
     /// <summary>Test view: overflow records linked or waiting for reuse.</summary>
     internal uint OverflowRecordsForTests => _overflow.RecordsForTests;
@@ -295,6 +363,11 @@ internal sealed unsafe partial class HashStore : MapStore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void LockGroup(uint g)
     {
+        if (_owners is not null)
+        {
+            LockShared(g);
+            return;
+        }
         ref uint w = ref Group.Word(CtrlOf(g));
         uint v = Volatile.Read(ref w) & ~Group.Lock;
         // The CAS is the acquire barrier: nothing of the critical section moves above it.
@@ -314,10 +387,25 @@ internal sealed unsafe partial class HashStore : MapStore
         }
     }
 
+    /// <summary>A shared map's group lock: the owners array holds the holder's owner id (the word's lock bit is never
+    /// set), so a lock whose holder died can be told and taken back (<see cref="SharedDomain"/>'s recovery).</summary>
+    private void LockShared(uint g)
+    {
+        int me = SharedDomain.CurrentOwner;
+        if (Interlocked.CompareExchange(ref *(int*)(_owners + g), me, 0) != 0) // acquire (a full barrier)
+            Spin.Acquire((int*)(_owners + g), me, _shared);
+        SharedDomain.Park(SharedDomain.ParkPoint.GroupLocked);
+    }
+
     /// <summary>Releases group g's lock: a release store, so every write of the critical section comes first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UnlockGroup(uint g)
     {
+        if (_owners is not null)
+        {
+            Volatile.Write(ref _owners[g], 0);
+            return;
+        }
         ref uint w = ref Group.Word(CtrlOf(g));
         Volatile.Write(ref w, w & ~Group.Lock); // only the holder writes W, so the plain read is current
     }
@@ -348,6 +436,11 @@ internal sealed unsafe partial class HashStore : MapStore
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        if (_shared is not null)
+        {
+            _shared.Detach();                     // the map stays in its file for the other processes
+            return;
+        }
         _ctrlMem.Release();
         _entryMem.Release();
         _chainMem.Release();

@@ -44,13 +44,25 @@ internal sealed unsafe class Overflow : IDisposable
     private readonly NativeRegion[] _segments = new NativeRegion[MaxSegments];
     private readonly nint* _segmentBase;            // segment addresses, read without a lock
     private int _segmentCount;
-    private uint _fresh;                            // records handed out at least once: ids 1.._fresh
-    private int _lock;
+    private readonly State* _st;                    // the pool's counts and lock: native, or in a shared map's file
+    private readonly SharedDomain? _shared;         // a shared map's file (fixed lists and records, its epoch), or null
+    private readonly uint _maxRecords;              // ids above this are never handed out (a shared file's records area)
 
     private uint* _free;                            // ids safe to reuse now
-    private int _freeCount, _freeCapacity;
-    private Retired* _limbo;                        // retired ids, oldest first, from _limboHead
-    private int _limboHead, _limboCount, _limboCapacity;
+    private int _freeCapacity;
+    private Retired* _limbo;                        // retired ids, oldest first, from Head
+    private int _limboCapacity;
+
+    /// <summary>The pool's mutable counts (64 bytes): in a shared map they live in its file, so every process
+    /// sees one pool. Guarded by <see cref="Lock"/>, except <see cref="Fresh"/>, also read without it.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 64)]
+    public struct State
+    {
+        public int Lock;                            // 0, or the holder (1 in a private map; its owner id in a shared one)
+        public uint Fresh;                          // records handed out at least once: ids 1..Fresh
+        public int FreeCount;
+        public int LimboHead, LimboCount;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Retired
@@ -59,8 +71,14 @@ internal sealed unsafe class Overflow : IDisposable
         public long Epoch;
     }
 
-    /// <summary>Bytes of the segment table a store provides (<see cref="Overflow(uint, nint*)"/>).</summary>
+    /// <summary>Bytes of a record for entries of <paramref name="stride"/> bytes.</summary>
+    public static uint RecordBytesFor(uint stride) => (uint)((Header + Slots * (ulong)stride + 15) & ~15ul);
+
+    /// <summary>Bytes of the segment table a store provides (<see cref="Overflow(uint, nint*, State*)"/>).</summary>
     public const int SegmentTableBytes = MaxSegments * 8;
+
+    /// <summary>Bytes of the state a private store provides after the segment table (<see cref="State"/>).</summary>
+    public const int StateBytes = 64;
 
     /// <summary>A pool for entries of <paramref name="stride"/> bytes. Segment 0 holds up to 4,096 records and
     /// at most about 32 MiB of them (at least one); each later segment doubles.</summary>
@@ -68,29 +86,62 @@ internal sealed unsafe class Overflow : IDisposable
     /// <param name="segmentTable"><see cref="SegmentTableBytes"/> zeroed bytes in memory that stays mapped for
     /// the life of the process (the store's control region): readers outside sections look segments up in it,
     /// also after the map closed, when it reads as zeros and no segment is found.</param>
-    public Overflow(uint stride, nint* segmentTable)
+    /// <param name="state"><see cref="StateBytes"/> zeroed bytes of that same memory, for the pool's counts.</param>
+    public Overflow(uint stride, nint* segmentTable, State* state)
     {
-        _recordBytes = (uint)((Header + Slots * (ulong)stride + 15) & ~15ul);
+        _recordBytes = RecordBytesFor(stride);
         ulong fit = Math.Max(1, (32ul << 20) / _recordBytes);
         _base = (uint)Math.Min(4096, 1ul << BitOperations.Log2(fit));
         _baseBits = BitOperations.Log2(_base);
         _segmentBase = segmentTable;
+        _st = state;
+        _maxRecords = uint.MaxValue - 1;
+    }
+
+    /// <summary>A shared map's pool: its state, lists and records at fixed places of the file (<see cref="SharedLayout"/>),
+    /// <paramref name="segmentTable"/> private to this process (addresses are this process's), filled here.</summary>
+    public Overflow(uint stride, nint* segmentTable, SharedDomain shared)
+        : this(stride, segmentTable, shared, shared.Layout)
+    {
+    }
+
+    private Overflow(uint stride, nint* segmentTable, SharedDomain shared, SharedLayout l)
+    {
+        _recordBytes = RecordBytesFor(stride);
+        _base = 64;
+        _baseBits = 6;
+        _segmentBase = segmentTable;
+        _shared = shared;
+        _st = (State*)(shared.Base + l.Pool);
+        _free = (uint*)(shared.Base + l.FreeList);
+        _limbo = (Retired*)(shared.Base + l.LimboList);
+        _freeCapacity = _limboCapacity = (int)l.MaxRecords;
+        _maxRecords = l.MaxRecords;
+        // Segment k holds ids base*(2^k - 1) + 1 ..: contiguous in the file from the records area.
+        for (int k = 0; k < MaxSegments; k++)
+        {
+            ulong first = ((ulong)_base << k) - _base;
+            if (first >= _maxRecords)
+                break;
+            segmentTable[k] = (nint)(shared.Base + l.Records + first * _recordBytes);
+            _segmentCount = k + 1;
+        }
     }
 
     /// <summary>Bytes of records handed out so far, counted 64 records at a time (what a full use of them
     /// commits), and of the lists.</summary>
-    public long Bytes => (((long)Volatile.Read(ref _fresh) + 63) & ~63L) * _recordBytes
+    public long Bytes => (((long)Volatile.Read(ref _st->Fresh) + 63) & ~63L) * _recordBytes
         + (long)_freeCapacity * sizeof(uint) + (long)_limboCapacity * sizeof(Retired);
 
     /// <summary>How much <see cref="Bytes"/> grows by at a time, at most: 64 records, and 256 places in each list.</summary>
     public long StepBytes => 64L * _recordBytes + 256L * (sizeof(uint) + sizeof(Retired));
 
     /// <summary>Records linked or waiting (test view of how far chains reach).</summary>
-    internal uint RecordsForTests => Volatile.Read(ref _fresh) - (uint)Volatile.Read(ref _freeCount);
+    internal uint RecordsForTests => Volatile.Read(ref _st->Fresh) - (uint)Volatile.Read(ref _st->FreeCount);
 
     /// <summary>The most records a chain walk can meet: a walker that goes past this many is in a loop of
     /// links it read from reused memory.</summary>
-    public uint Capacity => Volatile.Read(ref _fresh);
+    public uint Capacity => Math.Min(Volatile.Read(ref _st->Fresh), _maxRecords);
 
     /// <summary>The segment and index of record <paramref name="i"/> (0-based): segment k starts at
     /// <c>base * (2^k - 1)</c>.</summary>
@@ -105,8 +156,25 @@ internal sealed unsafe class Overflow : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* Address(uint id)
     {
+        if (_shared is not null)
+            return TryAddress(id) is var r && r is not null ? r : _sink; // an id from a damaged file: never a wild access
         (int k, nuint index) = Locate(id - 1);
         return (byte*)_segmentBase[k] + index * _recordBytes;
+    }
+
+    /// <summary>A shared map's stand-in for a record whose id a damaged file gave out of range: reads find nothing in
+    /// it (no live tag, no link), writes land in it harmlessly. Private to the process.</summary>
+    private byte* _sink;
+
+    /// <summary>Allocates the sink (a shared map only; false without memory).</summary>
+    public bool AllocSink()
+    {
+        _sink = (byte*)NativeMemory.AlignedAlloc(_recordBytes, 64);
+        if (_sink is null)
+            return false;
+        NativeMemory.Clear(_sink, _recordBytes);
+        Group.Init(_sink, Slots);
+        return true;
     }
 
     /// <summary>A record's address for an id read without a lock (perhaps from a record being reused, or
@@ -114,7 +182,7 @@ internal sealed unsafe class Overflow : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* TryAddress(uint id)
     {
-        if (id == 0)
+        if (id == 0 || id > _maxRecords)
             return null;
         (int k, nuint index) = Locate(id - 1);
         // Acquire: a published segment's address is complete, and it is never withdrawn.
@@ -137,17 +205,24 @@ internal sealed unsafe class Overflow : IDisposable
     public uint Alloc()
     {
         Acquire();
+        if (_shared is not null)
+            SharedDomain.Park(SharedDomain.ParkPoint.PoolLocked);
         uint id = 0;
-        if (_freeCount == 0)
+        if (!SaneLocked())
+        {
+            Release();
+            return 0;                                 // a damaged file: no record, the insert answers ENOMEM
+        }
+        if (_st->FreeCount == 0)
             ReclaimLocked();
-        if (_freeCount > 0)
-            id = _free[--_freeCount];
+        if (_st->FreeCount > 0)
+            id = _free[--_st->FreeCount];
         else
         {
-            if (_limboCount > 0)
-                Epoch.RequestAdvance();               // retired records exist but are not safe yet
-            if (EnsureSegmentLocked(_fresh) && EnsureListsLocked(_fresh + 1))
-                id = ++_fresh;
+            if (_st->LimboCount > 0)
+                RequestAdvance();                     // retired records exist but are not safe yet
+            if (_st->Fresh < _maxRecords && EnsureSegmentLocked(_st->Fresh) && EnsureListsLocked(_st->Fresh + 1))
+                id = ++_st->Fresh;
         }
         Release();
         if (id != 0)
@@ -169,23 +244,47 @@ internal sealed unsafe class Overflow : IDisposable
     public void Retire(uint id)
     {
         Acquire();                                    // its CAS orders the unlink before the epoch read below
-        if (_limboHead + _limboCount == _limboCapacity)
-            CompactLimboLocked();
-        // Both lists have room for every record ever handed out (EnsureListsLocked), so this cannot overflow.
-        _limbo[_limboHead + _limboCount++] = new Retired { Id = id, Epoch = Epoch.Current };
+        if (SaneLocked())
+        {
+            if (_st->LimboHead + _st->LimboCount == _limboCapacity)
+                CompactLimboLocked();
+            // Both lists have room for every record ever handed out (EnsureListsLocked), so this cannot overflow.
+            _limbo[_st->LimboHead + _st->LimboCount++] = new Retired { Id = id, Epoch = CurrentEpoch };
+        }
         Release();
     }
 
     private void ReclaimLocked()
     {
-        while (_limboCount > 0 && Epoch.IsSafe(_limbo[_limboHead].Epoch))
+        while (_st->LimboCount > 0 && IsSafe(_limbo[_st->LimboHead].Epoch))
         {
-            _free[_freeCount++] = _limbo[_limboHead].Id;
-            _limboHead++;
-            _limboCount--;
+            _free[_st->FreeCount++] = _limbo[_st->LimboHead].Id;
+            _st->LimboHead++;
+            _st->LimboCount--;
         }
-        if (_limboCount == 0)
-            _limboHead = 0;
+        if (_st->LimboCount == 0)
+            _st->LimboHead = 0;
+    }
+
+    /// <summary>Under the lock: the counts fit the lists (always, unless a shared map's file was damaged; then the
+    /// pool hands out nothing rather than index past its lists).</summary>
+    private bool SaneLocked()
+    {
+        State* st = _st;
+        return (uint)st->FreeCount <= (uint)_freeCapacity && (uint)st->LimboHead <= (uint)_limboCapacity
+            && (uint)st->LimboCount <= (uint)(_limboCapacity - st->LimboHead) && st->Fresh <= _maxRecords;
+    }
+
+    private long CurrentEpoch => _shared is null ? Epoch.Current : _shared.Current;
+
+    private bool IsSafe(long tag) => _shared is null ? Epoch.IsSafe(tag) : _shared.IsSafe(tag);
+
+    private void RequestAdvance()
+    {
+        if (_shared is null)
+            Epoch.RequestAdvance();
+        else
+            _shared.RequestAdvance();
     }
 
     /// <summary>Maps the segment that record <paramref name="i"/> (0-based) falls in, if it is not yet.</summary>
@@ -198,6 +297,8 @@ internal sealed unsafe class Overflow : IDisposable
             return false;
         if (k < _segmentCount)
             return true;
+        if (_shared is not null)
+            return false;
         var region = NativeRegion.Map(((ulong)_base << k) * _recordBytes);
         if (region.Base is null)
             return false;
@@ -213,6 +314,8 @@ internal sealed unsafe class Overflow : IDisposable
     {
         if (records <= _freeCapacity && records <= _limboCapacity)
             return true;
+        if (_shared is not null)
+            return false;                             // a shared map's lists are fixed, sized for every record
         int want = (int)Math.Min(((ulong)records + 255) & ~255ul, int.MaxValue / 16);
         // A failed grow leaves both lists intact (the first may have grown: harmless) and the caller answers ENOMEM.
         return Allocations.TryGrow(ref _free, ref _freeCapacity, want) && Allocations.TryGrow(ref _limbo, ref _limboCapacity, want);
@@ -221,26 +324,34 @@ internal sealed unsafe class Overflow : IDisposable
     /// <summary>Moves the waiting records to the front of the list (the consumed head goes).</summary>
     private void CompactLimboLocked()
     {
-        Buffer.MemoryCopy(_limbo + _limboHead, _limbo, (long)_limboCount * sizeof(Retired), (long)_limboCount * sizeof(Retired));
-        _limboHead = 0;
+        Buffer.MemoryCopy(_limbo + _st->LimboHead, _limbo, (long)_st->LimboCount * sizeof(Retired), (long)_st->LimboCount * sizeof(Retired));
+        _st->LimboHead = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Acquire()
     {
         // The CAS is a full barrier: the caller's unlink (a release store) is ordered before what follows.
-        if (Interlocked.CompareExchange(ref _lock, 1, 0) != 0)
-            fixed (int* l = &_lock)
-                Spin.Acquire(l);
+        int me = _shared is null ? 1 : SharedDomain.CurrentOwner;
+        if (Interlocked.CompareExchange(ref _st->Lock, me, 0) != 0)
+            Spin.Acquire(&_st->Lock, me, _shared);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Release() => Volatile.Write(ref _lock, 0);
+    private void Release() => Volatile.Write(ref _st->Lock, 0);
+
+    /// <summary>Recovery (<see cref="SharedDomain"/>): releases the pool's lock if <paramref name="owner"/>, a dead
+    /// thread, holds it. Each change under it is one store, or a list entry written before the count that covers
+    /// it, so the pool is whole whatever instruction the holder died at; a record it took and had not linked yet
+    /// is lost to this map (as an element cut in half would be).</summary>
+    public void RecoverLock(int owner) => Interlocked.CompareExchange(ref _st->Lock, 0, owner);
 
     /// <summary>Releases the records' pages (the ranges stay reserved) and frees the lists. Only after a
     /// grace period following the map's close.</summary>
     public void Dispose()
     {
+        if (_shared is not null)
+            return;                                   // the file's: it stays with the file
         for (int k = 0; k < _segmentCount; k++)
             _segments[k].Release();
         Allocations.Free(_free, (nuint)_freeCapacity * sizeof(uint));
