@@ -273,7 +273,7 @@ internal sealed unsafe partial class HashStore
                 record = Volatile.Read(ref _chain[g]); // acquire, as in FindInChain
                 slot = -1;
             }
-            while (record != 0)
+            for (uint steps = 0; record != 0 && steps <= _overflow.Capacity; steps++) // bounded: a shared file may be damaged
             {
                 ctrl = _overflow.Address(record);
                 byte* e = LiveAfter(ctrl, Overflow.Entries(ctrl), slot, out word);

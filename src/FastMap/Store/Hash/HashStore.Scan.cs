@@ -165,7 +165,8 @@ internal sealed unsafe partial class HashStore
             bool home = x == g && _bucketFromTag && OnlyHomeKeys(g, c);
             n = CollectBlock(g, c, ctrl, EntriesOf(x), x, 0, from, home, ref hits, n);
         }
-        for (uint id = Volatile.Read(ref _chain[g]); id != 0;)
+        uint steps = 0;                                // every chain walk is bounded: a shared map's file may be damaged
+        for (uint id = Volatile.Read(ref _chain[g]); id != 0 && steps++ <= _overflow.Capacity;)
         {
             byte* r = _overflow.Address(id);
             n = CollectBlock(g, Vector128.LoadAligned(r), r, Overflow.Entries(r), g, id, from, _bucketFromTag, ref hits, n);
@@ -194,7 +195,9 @@ internal sealed unsafe partial class HashStore
             if (!CopyBlockDirect(g, CtrlOf(x), EntriesOf(x), BlockKind.Further, from, dstKeys, dstValues, room, ref n, out c))
                 return -1;
         }
-        for (uint id = Volatile.Read(ref _chain[g]); id != 0; id = Volatile.Read(ref Overflow.Next(_overflow.Address(id))))
+        uint steps = 0;
+        for (uint id = Volatile.Read(ref _chain[g]); id != 0 && steps++ <= _overflow.Capacity;
+             id = Volatile.Read(ref Overflow.Next(_overflow.Address(id))))
         {
             byte* r = _overflow.Address(id);
             if (!CopyBlockDirect(g, r, Overflow.Entries(r), BlockKind.Record, from, dstKeys, dstValues, room, ref n, out _))

@@ -166,8 +166,8 @@ internal sealed unsafe partial class HashStore
         // ends sooner. Not earlier: limbo in a window is normal, and an advance can cost a process-wide
         // barrier (measured: asking on every insert that met limbo made delete + insert 250 ns, not 60).
         RequestAdvance();
-        uint last = 0;
-        for (uint id = _chain[g]; id != 0; id = Overflow.Next(_overflow.Address(id)))
+        uint last = 0, steps = 0;
+        for (uint id = _chain[g]; id != 0 && steps++ <= _overflow.Capacity; id = Overflow.Next(_overflow.Address(id)))
         {
             byte* r = _overflow.Address(id);
             int slot = FreeSlot(r);
@@ -341,9 +341,11 @@ internal sealed unsafe partial class HashStore
         }
         else
         {
-            uint prev = _chain[g];
-            while (Overflow.Next(_overflow.Address(prev)) != id)
+            uint prev = _chain[g], steps = 0;
+            while (Overflow.Next(_overflow.Address(prev)) != id && prev != 0 && steps++ <= _overflow.Capacity)
                 prev = Overflow.Next(_overflow.Address(prev));
+            if (prev == 0 || Overflow.Next(_overflow.Address(prev)) != id)
+                return;                               // not on its chain: only a damaged shared file gets here; leave it
             Volatile.Write(ref Overflow.Next(_overflow.Address(prev)), next);
         }
         BumpVersion(CtrlOf(g));                       // a chain walk outside a section that missed must look again (4b)
@@ -616,7 +618,9 @@ internal sealed unsafe partial class HashStore
             hit = new Hit { Ctrl = ctrl, Entry = EntriesOf(x) + (nuint)i * _stride, Group = x, Slot = i };
             return true;
         }
-        for (uint id = Volatile.Read(ref _chain[x]); id != 0; id = Volatile.Read(ref Overflow.Next(_overflow.Address(id))))
+        uint steps = 0;
+        for (uint id = Volatile.Read(ref _chain[x]); id != 0 && steps++ <= _overflow.Capacity;
+             id = Volatile.Read(ref Overflow.Next(_overflow.Address(id))))
         {
             byte* r = _overflow.Address(id);
             live = Group.LiveMask(Vector128.LoadAligned(r));
