@@ -14,6 +14,7 @@ using FastMap;
 //   count                     -> keys
 //   hist <seed> <ops> <keys> <start> -> from Stopwatch tick <start>: one "H op k arg result rev invoke response" line an operation, then "end"
 //   refresh <ms> <keys>       -> "end updates"     (the datapath: bumps every key's revision in place, round after round)
+//   refreshlog <rounds> <keys> -> as refresh, a round at a time: one "R k from completed" line a refresh, then "end"
 //   quit
 // Keys are 16 bytes and values 32, as tests/FastMap.Tests' TestMaps makes them. Timestamps are Stopwatch ticks
 // (CLOCK_MONOTONIC: one clock for every process of the machine).
@@ -78,6 +79,10 @@ while ((line = Console.ReadLine()) is not null)
             break;
         case "refresh":
             answer = $"end {Refresh(map!, int.Parse(a[1]), int.Parse(a[2]))}";
+            break;
+        case "refreshlog":
+            RefreshLog(map!, int.Parse(a[1]), int.Parse(a[2]), stdout);
+            answer = "end";
             break;
         case "quit":
             map?.Dispose();
@@ -177,4 +182,24 @@ static long Refresh(BpfMap map, int ms, int keys)
         }
     }
     return updates;
+}
+
+// The gc race's datapath, logged: each successful refresh of key k from revision r, with the tick it completed at.
+static void RefreshLog(BpfMap map, int rounds, int keys, TextWriter o)
+{
+    var v = new byte[32];
+    var lines = new List<string>();
+    for (int round = 0; round < rounds; round++)
+    {
+        for (int k = 0; k < keys; k++)
+        {
+            if (map.Lookup(Key(k), v) != MapStatus.Ok)
+                continue;
+            ulong rev = BinaryPrimitives.ReadUInt64LittleEndian(v);
+            if (map.CompareAndUpdate(Key(k), Value(k, rev + 1), Rev(rev), 0) == MapStatus.Ok)
+                lines.Add($"R {k} {rev} {Stopwatch.GetTimestamp()}");
+        }
+    }
+    foreach (string l in lines)
+        o.WriteLine(l);
 }

@@ -42,6 +42,55 @@ public sealed class SharedMapTests : IDisposable
     }
 
     [Fact]
+    public void BatchCommandsOfOneHandleAreSeenByTheOther()
+    {
+        using var a = Shared(max: 512);
+        Assert.Equal(MapStatus.Ok, a.Pin(PathOf("m")));
+        using var b = BpfMap.Open(PathOf("m"));
+        const int n = 300;
+        var keys = new byte[n * 16];
+        var values = new byte[n * 32];
+        for (int i = 0; i < n; i++)
+        {
+            Key(i).CopyTo(keys, i * 16);
+            Value(i, 1).CopyTo(values, i * 32);
+        }
+        Assert.Equal(MapStatus.Ok, a.UpdateBatch(keys, values, out int updated));
+        Assert.Equal(n, updated);
+        // b scans everything a wrote, each key once.
+        var seen = new HashSet<int>();
+        var cursor = new BatchCursor();
+        var outKeys = new byte[64 * 16];
+        var outValues = new byte[64 * 32];
+        MapStatus st;
+        do
+        {
+            st = b.LookupBatch(ref cursor, outKeys, outValues, out int got);
+            Assert.True(st is MapStatus.Ok or MapStatus.ENOENT, st.ToString());
+            for (int i = 0; i < got; i++)
+                Assert.True(seen.Add(BitConverter.ToInt32(outKeys, i * 16)));
+        }
+        while (st == MapStatus.Ok);
+        Assert.Equal(n, seen.Count);
+        // b compare-deletes the first 100 (every other one with a stale revision: kept); a sees the result.
+        var expected = new byte[100 * 8];
+        for (int i = 0; i < 100; i++)
+            Rev(i % 2 == 0 ? 1ul : 9ul).CopyTo(expected, i * 8);
+        var results = new MapStatus[100];
+        Assert.Equal(MapStatus.Ok, b.CompareAndDeleteBatch(keys.AsSpan(0, 100 * 16), expected, 0, results, out int done));
+        Assert.Equal(100, done);
+        var v = new byte[32];
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(i % 2 == 0 ? MapStatus.Ok : MapStatus.EBUSY, results[i]);
+            Assert.Equal(i % 2 == 0 ? MapStatus.ENOENT : MapStatus.Ok, a.Lookup(Key(i), v));
+        }
+        Assert.Equal(MapStatus.Ok, a.DeleteBatch(keys.AsSpan(100 * 16, 100 * 16), out int deleted));
+        Assert.Equal(100, deleted);
+        Assert.Equal(n - 50 - 100, b.Count);
+    }
+
+    [Fact]
     public void CapacityIsOneCountForEveryHandle()
     {
         using var a = Shared(max: 10);
