@@ -434,14 +434,28 @@ internal sealed unsafe class SharedDomain
     public bool RecoverAllDead()
     {
         bool any = false;
+        // One liveness probe (a syscall) per process slot and generation seen, not one per thread slot.
+        Span<ulong> alive = stackalloc ulong[SharedLayout.ProcSlots];
+        Span<ulong> dead = stackalloc ulong[SharedLayout.ProcSlots];
+        alive.Clear();
+        dead.Clear();
         for (int s = 0; s < SharedLayout.ThreadSlots; s++)
         {
             ulong o = Volatile.Read(ref *(ulong*)(ThreadSlot(s) + OwnerOffset));
-            if (o != 0 && !ProcessAlive((int)(uint)o - 1, (uint)(o >> 32)))
+            int p = (int)(uint)o - 1;
+            if (o == 0 || (uint)p >= SharedLayout.ProcSlots || alive[p] == o)
+                continue;
+            if (dead[p] != o)
             {
-                RecoverProcess((int)(uint)o - 1, (uint)(o >> 32));
-                any = true;
+                if (ProcessAlive(p, (uint)(o >> 32)))
+                {
+                    alive[p] = o;
+                    continue;
+                }
+                dead[p] = o;
             }
+            RecoverProcess(p, (uint)(o >> 32));
+            any = true;
         }
         return any;
     }
@@ -477,7 +491,13 @@ internal sealed unsafe class SharedDomain
 
     private void AcquireRecoveryLock()
     {
-        int me = Math.Max(CurrentOwner, 1);
+        // Recovery takes locks (the recovery lock, capacity shards) as this thread of this file: whatever command ran
+        // last on the thread may have been another map's.
+        t_inRecovery = true;                  // a claim from here must not recover in turn (no slot free: it would recurse)
+        int mine = SlotOfThisThread();
+        t_inRecovery = false;
+        int me = mine >= 0 ? mine + 1 : 1;
+        CurrentOwner = me;
         var spin = new SpinWait();
         for (int n = 1; ; n++)
         {
@@ -509,6 +529,7 @@ internal sealed unsafe class SharedDomain
     }
 
     [ThreadStatic] private static Member? t_member;
+    [ThreadStatic] private static bool t_inRecovery;
 
     /// <summary>The calling thread's slot in this file, taken on first use; -1 if all are taken.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -542,7 +563,7 @@ internal sealed unsafe class SharedDomain
             }
         }
         // All taken: perhaps by dead processes whose slots nobody has recovered yet.
-        for (int s = 0; s < SharedLayout.ThreadSlots; s++)
+        for (int s = 0; s < SharedLayout.ThreadSlots && !t_inRecovery; s++)
         {
             ulong o = Volatile.Read(ref *(ulong*)(ThreadSlot(s) + OwnerOffset));
             if (o != 0 && !ProcessAlive((int)(uint)o - 1, (uint)(o >> 32)))
