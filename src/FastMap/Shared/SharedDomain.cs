@@ -64,6 +64,9 @@ internal sealed unsafe class SharedDomain
     /// read-only opener may write it).</summary>
     public readonly int* Pinned;
 
+    /// <summary>Capacity tokens recovery gave back, in the domain page (<see cref="Capacity"/> takes them before any E2BIG).</summary>
+    public long* PendingTokens => (long*)(Base + SharedLayout.HeaderBytes + SharedLayout.RecoveryLockOffset + 128);
+
     /// <summary>True if this attachment may change the map (its data pages are mapped writable).</summary>
     public readonly bool Writable;
 

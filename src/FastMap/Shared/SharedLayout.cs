@@ -13,12 +13,13 @@ namespace FastMap.Internal;
 /// <remarks>
 /// <code>
 /// [0, 4096)        header (<see cref="Header"/>), written once before the file is visible, never after
-/// [4096, 8192)     domain page: [0..8) epoch G | [64..68) pin word | [128..132) recovery lock
+/// [4096, 8192)     domain page: [0..8) epoch G | [64..68) pin word | [128..132) recovery lock | [192..196) readers'
+///                  fence word | [256..264) capacity tokens recovery gave back
 /// procs            <see cref="ProcSlots"/> x 64 B: [0..4) pid | [4..8) generation | [8..12) state
 /// threads          <see cref="ThreadSlots"/> x stride: [0..8) announced epoch | [8..12) process + 1 | [12..16) generation
 ///                  | [16..24) undo: value offset + 1 (0: none) | [64..) undo bytes (value_size, rounded to 8)
 /// capacity         shard count x 128 B (<see cref="Capacity"/>)
-/// pool             64 B (<see cref="Overflow"/>'s state) | free list (MaxRecords x 4 B) | limbo list (MaxRecords x 16 B)
+/// pool             64 B (<see cref="Overflow"/>'s state) | free list (MaxRecords x 4 B) | limbo list (2 MaxRecords x 16 B)
 /// owners           groups x 4 B: the thread slot (+1) holding each group's lock, 0 when free
 /// ctrl | chain | entries | records   as in a private map (<see cref="HashStore"/>, <see cref="Overflow"/>)
 /// </code>
@@ -55,8 +56,9 @@ internal readonly unsafe struct SharedLayout
         ShardCount = shardCount;
         (GroupBits, Slots, ulong stride) = HashStore.Geometry(keySize, storedValueSize, maxEntries);
         Stride = (uint)stride;
-        // Worst case every key in an overflow record (4 a record), twice over for records waiting out a grace period.
-        MaxRecords = maxEntries / (Overflow.Slots / 2) + 64;
+        // As many records as keys (4 entries each: every key could be in one, four times over for records waiting out a
+        // grace period, where a private map would take fresh memory), in a sparse file: only records used cost pages.
+        MaxRecords = maxEntries + 64;
         RecordBytes = Overflow.RecordBytesFor(Stride);
         ThreadStride = ThreadHead + ((storedValueSize + 63) & ~63u);
         ulong groups = 1ul << GroupBits;
@@ -66,7 +68,7 @@ internal readonly unsafe struct SharedLayout
         Capacity = Take(ref at, shardCount * 128ul);
         Pool = Take(ref at, 64);
         FreeList = Take(ref at, MaxRecords * 4ul);
-        LimboList = Take(ref at, MaxRecords * 16ul);
+        LimboList = Take(ref at, MaxRecords * 32ul);   // two entries a record (Overflow.CompactLimboLocked)
         Owners = Take(ref at, groups * 4);
         Ctrl = Take(ref at, groups * Group.CtrlBytes);
         Chain = Take(ref at, groups * 4);

@@ -32,6 +32,7 @@ internal sealed unsafe class Capacity : IDisposable
     private readonly Shard* _shards;
     private readonly int _mask;
     private readonly SharedDomain? _shared;     // a shared map's file holds the shards; lock holders are its owner ids
+    private readonly long* _pending;            // shared: tokens recovery gave back, taken before any E2BIG (in the file)
     private int _sharedRetires;                 // a shared map's retires in this process (advance requests, rule 7)
 
     private Capacity(Shard* shards, int count, long tokens, SharedDomain? shared, bool fill)
@@ -39,6 +40,7 @@ internal sealed unsafe class Capacity : IDisposable
         _shards = shards;
         _mask = count - 1;
         _shared = shared;
+        _pending = shared is null ? null : shared.PendingTokens;
         if (fill)
             for (int s = 0; s < count; s++)
                 _shards[s].Tokens = tokens / count + (s == 0 ? tokens % count : 0);
@@ -123,9 +125,20 @@ internal sealed unsafe class Capacity : IDisposable
             ok = TakeLocked(_shards + i, i, it);
         for (int i = _mask; i >= 0; i--)
             UnlockShard(_shards + i);
-        // Before an E2BIG: a dead process may hold tokens its intent gives back (recovery waits on no live lock, so it
-        // may run under the caller's group locks).
-        return ok || (_shared.RecoverAllDead() && TryTakeAfterRecovery(shard, it));
+        // Before an E2BIG: a token recovery gave back, or one a dead process still holds (recovery waits on no live
+        // lock, so it may run under the caller's group locks).
+        return ok || TakePendingHeld(it) || (_shared.RecoverAllDead() && (TakePendingHeld(it) || TryTakeAfterRecovery(shard, it)));
+    }
+
+    /// <summary><see cref="TakePending"/>, recorded in the taker's intent as a held token.</summary>
+    private bool TakePendingHeld(SharedDomain.Intent* it)
+    {
+        if (!TakePending())
+            return false;
+        // Not crash-exact for this one store: a taker killed right here loses the token (the pending count is
+        // recovery's own, rare path).
+        it->Held = 1;
+        return true;
     }
 
     private bool TryTakeAfterRecovery(int shard, SharedDomain.Intent* it)
@@ -197,25 +210,25 @@ internal sealed unsafe class Capacity : IDisposable
             }
             Volatile.Write(ref s->Lock, 0);
         }
-        if (it is null)
-            return;
-        if (it->Held != 0 && !(it->Spend != 0 && live(it->Spend - 1)))
-            ReturnShared(0, retired: false, it);
-        if (it->Giving != 0 && !live(it->Giving - 1))
-            ReturnShared(0, retired: true, it);
-        *it = default;
+        if (it is not null)
+        {
+            int back = (it->Held != 0 && !(it->Spend != 0 && live(it->Spend - 1)) ? 1 : 0)
+                + (it->Giving != 0 && !live(it->Giving - 1) ? 1 : 0);
+            // Into the file's pending count, without a shard lock: the recoverer may hold shard locks itself.
+            if (back > 0)
+                Interlocked.Add(ref *_pending, back);
+            *it = default;
+        }
     }
 
-    private void ReturnShared(int shard, bool retired, SharedDomain.Intent* it)
+    /// <summary>Takes one of the tokens recovery gave back (<see cref="RecoverLocks"/>), if any: lock-free.</summary>
+    private bool TakePending()
     {
-        Shard* s = _shards + shard;
-        LockShard(s);
-        s->Tokens++;
-        UnlockShard(s);
-        if (retired)
-            it->Giving = 0;
-        else
-            it->Held = 0;
+        long n;
+        while ((n = Volatile.Read(ref *_pending)) > 0)
+            if (Interlocked.CompareExchange(ref *_pending, n - 1, n) == n)
+                return true;
+        return false;
     }
 
     /// <summary>Gives a token back (an insert that took one did not happen). Contains a full barrier (the
@@ -261,7 +274,7 @@ internal sealed unsafe class Capacity : IDisposable
     {
         get
         {
-            long n = 0;
+            long n = _pending is null ? 0 : Volatile.Read(ref *_pending);
             for (int i = 0; i <= _mask; i++)
                 n += Volatile.Read(ref _shards[i].Tokens);
             return n;

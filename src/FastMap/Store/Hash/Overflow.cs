@@ -62,6 +62,10 @@ internal sealed unsafe class Overflow : IDisposable
         public uint Fresh;                          // records handed out at least once: ids 1..Fresh
         public int FreeCount;
         public int LimboHead, LimboCount;
+        // A move from limbo to the free list changes three counts: they are saved here first (Moving = 1), so a
+        // shared map's recovery can put them back if the holder died in between (RecoverLock).
+        public int Moving;
+        public int SavedFree, SavedHead, SavedCount;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -115,7 +119,8 @@ internal sealed unsafe class Overflow : IDisposable
         _st = (State*)(shared.Base + l.Pool);
         _free = (uint*)(shared.Base + l.FreeList);
         _limbo = (Retired*)(shared.Base + l.LimboList);
-        _freeCapacity = _limboCapacity = (int)l.MaxRecords;
+        _freeCapacity = (int)l.MaxRecords;
+        _limboCapacity = 2 * (int)l.MaxRecords;      // twice: a compaction then never overlaps (CompactLimboLocked)
         _maxRecords = l.MaxRecords;
         // Segment k holds ids base*(2^k - 1) + 1 ..: contiguous in the file from the records area.
         for (int k = 0; k < MaxSegments; k++)
@@ -248,8 +253,11 @@ internal sealed unsafe class Overflow : IDisposable
         {
             if (_st->LimboHead + _st->LimboCount == _limboCapacity)
                 CompactLimboLocked();
-            // Both lists have room for every record ever handed out (EnsureListsLocked), so this cannot overflow.
-            _limbo[_st->LimboHead + _st->LimboCount++] = new Retired { Id = id, Epoch = CurrentEpoch };
+            // Both lists have room for every record ever handed out (EnsureListsLocked), so this cannot overflow. The
+            // entry is written past the count, then the count covers it (one store): a holder killed in between leaves
+            // the list as it was (in a shared map; the record is then lost to the pool, never handed out twice).
+            _limbo[_st->LimboHead + _st->LimboCount] = new Retired { Id = id, Epoch = CurrentEpoch };
+            Volatile.Write(ref _st->LimboCount, _st->LimboCount + 1);
         }
         Release();
     }
@@ -258,9 +266,16 @@ internal sealed unsafe class Overflow : IDisposable
     {
         while (_st->LimboCount > 0 && IsSafe(_limbo[_st->LimboHead].Epoch))
         {
-            _free[_st->FreeCount++] = _limbo[_st->LimboHead].Id;
+            // Written past the free count first; then the three counts move together, saved before (State.Moving).
+            _free[_st->FreeCount] = _limbo[_st->LimboHead].Id;
+            _st->SavedFree = _st->FreeCount;
+            _st->SavedHead = _st->LimboHead;
+            _st->SavedCount = _st->LimboCount;
+            Volatile.Write(ref _st->Moving, 1);
+            _st->FreeCount++;
             _st->LimboHead++;
             _st->LimboCount--;
+            Volatile.Write(ref _st->Moving, 0);
         }
         if (_st->LimboCount == 0)
             _st->LimboHead = 0;
@@ -324,6 +339,9 @@ internal sealed unsafe class Overflow : IDisposable
     /// <summary>Moves the waiting records to the front of the list (the consumed head goes).</summary>
     private void CompactLimboLocked()
     {
+        // The copy runs first and the head moves last (one store). With the list twice the records (a shared map's), a
+        // full list has LimboHead >= LimboCount, so the copy does not overlap its source, and a holder killed during it
+        // leaves the list as it was.
         Buffer.MemoryCopy(_limbo + _st->LimboHead, _limbo, (long)_st->LimboCount * sizeof(Retired), (long)_st->LimboCount * sizeof(Retired));
         _st->LimboHead = 0;
     }
@@ -342,9 +360,24 @@ internal sealed unsafe class Overflow : IDisposable
 
     /// <summary>Recovery (<see cref="SharedDomain"/>): releases the pool's lock if <paramref name="owner"/>, a dead
     /// thread, holds it. Each change under it is one store, or a list entry written before the count that covers
-    /// it, so the pool is whole whatever instruction the holder died at; a record it took and had not linked yet
+    /// it, or (a move from limbo to the free list) three counts saved before they change and put back here, so the
+    /// pool is whole whatever instruction the holder died at, and no id is ever in both lists; a record it took and had not linked yet
     /// is lost to this map (as an element cut in half would be).</summary>
-    public void RecoverLock(int owner) => Interlocked.CompareExchange(ref _st->Lock, 0, owner);
+    public void RecoverLock(int owner)
+    {
+        if (Volatile.Read(ref _st->Lock) != owner)
+            return;
+        if (_st->Moving != 0)
+        {
+            // Killed between the three counts of a move: back to before it (the entry written past the free count is
+            // outside it again, and the id is still first in limbo).
+            _st->FreeCount = _st->SavedFree;
+            _st->LimboHead = _st->SavedHead;
+            _st->LimboCount = _st->SavedCount;
+            _st->Moving = 0;
+        }
+        Interlocked.CompareExchange(ref _st->Lock, 0, owner);
+    }
 
     /// <summary>Releases the records' pages (the ranges stay reserved) and frees the lists. Only after a
     /// grace period following the map's close.</summary>
