@@ -52,6 +52,33 @@
  *    before and restores it after, so SIGPIPE stays as the host set it.
  * No environment variable or build setting turns these off. tests/c/signal_host.c checks each.
  *
+ * Shared maps. A map created with FM_F_SHARED (hash, per-CPU hash or LRU hash) lives in a file on a
+ * tmpfs instead of in the process: an unnamed file (O_TMPFILE) in /dev/shm, or in $FASTMAP_SHM_DIR
+ * if set. fm_obj_pin() gives it a path on that same file system (BPF_OBJ_PIN; bpffs has no part
+ * in it), and any process that may read and write the file opens it with fm_obj_get() (BPF_OBJ_GET),
+ * getting its own handle to the same entries. Clean up as for a pinned kernel map: unlink(2) the
+ * path; the map goes when its path is removed and every process has closed it (or exited). A pin is
+ * a plain file, so rename(2) and chmod(2) work on it as on any other; every handle, a read-only one
+ * too, needs read and write permission on it (its readers announce themselves there).
+ *  - A handle from fm_obj_get(path, FM_F_RDONLY) maps the map's data read-only: updates and
+ *    deletes through it answer -EPERM. FM_F_WRONLY gives a handle whose lookups answer -EPERM.
+ *  - The inline reads (below) are not used for shared maps: every call on one goes through the
+ *    library, which also keeps the processes' epochs apart.
+ *  - Crashes: a process killed at any instruction (SIGKILL included) leaves the map usable and
+ *    whole for the others. Locks it held are taken back by the next process that waits on one,
+ *    a value it was overwriting is put back as it was, capacity tokens it held are returned,
+ *    and its read-side sections stop holding back reclamation at once. What a crash can still
+ *    leave: a lookup that probes one group further than it needs, an empty overflow record,
+ *    and a record it had taken and not linked (README: "Shared maps").
+ *  - A map whose every path has been removed cannot be pinned again (-ENOENT: Linux does not
+ *    link a file back once its last link is gone); pin a second path first to move one.
+ *  - At most 64 processes attach to one map at once (-ENOMEM past that) and 256 of their
+ *    threads use it at once (a thread takes a slot on its first call and keeps it until it exits).
+ *  - fork(2): a child must not use a shared map its parent had open when it forked (nor any
+ *    other FastMap map: the runtime does not survive fork). The child also inherits the
+ *    parent's liveness lock on the map's file, so the map cannot tell a dead parent from a live
+ *    one while the child runs. Fork before the first fm_* call, or exec(2) in the child.
+ *
  * Build: cc app.c $(pkg-config --cflags --libs fastmap)
  * CMake: find_package(FastMap CONFIG REQUIRED); target_link_libraries(app PRIVATE FastMap::fastmap)
  */
@@ -113,6 +140,11 @@ extern "C" {
                                         atomic against its evictions (an evicted entry is -ENOENT). Any other
                                         map type refuses it (-EINVAL, the kernel's answer to an unknown
                                         flag); without it an LRU map answers -EOPNOTSUPP, as the RFC's. */
+#define FM_F_SHARED       (1u << 29) /**< FastMap's own: a hash, per-CPU hash or LRU hash map that lives in a
+                                        file on a tmpfs (/dev/shm or $FASTMAP_SHM_DIR), so that fm_obj_pin()
+                                        can give it a path and other processes can fm_obj_get() it (see
+                                        "Shared maps" above). Arrays refuse it (-EINVAL), and so does a map
+                                        with a spin lock in its value (-EOPNOTSUPP). */
 
 /* Commands for fm_bpf(): the numbers of the kernel's enum bpf_cmd. */
 #define FM_BPF_MAP_CREATE                  0  /**< BPF_MAP_CREATE: fm_map_create(); returns the handle. */
@@ -120,6 +152,8 @@ extern "C" {
 #define FM_BPF_MAP_UPDATE_ELEM             2  /**< BPF_MAP_UPDATE_ELEM: fm_map_update_elem(); with FM_F_COMPARE, fm_map_update_elem_cmp(). */
 #define FM_BPF_MAP_DELETE_ELEM             3  /**< BPF_MAP_DELETE_ELEM: fm_map_delete_elem_flags(); with FM_F_COMPARE, fm_map_delete_elem_cmp(). */
 #define FM_BPF_MAP_GET_NEXT_KEY            4  /**< BPF_MAP_GET_NEXT_KEY: fm_map_get_next_key(). */
+#define FM_BPF_OBJ_PIN                     6  /**< BPF_OBJ_PIN: fm_obj_pin() (FM_F_SHARED maps). */
+#define FM_BPF_OBJ_GET                     7  /**< BPF_OBJ_GET: fm_obj_get(); returns the new handle. */
 #define FM_BPF_MAP_LOOKUP_AND_DELETE_ELEM  21 /**< BPF_MAP_LOOKUP_AND_DELETE_ELEM: fm_map_lookup_and_delete_elem() (flags 0 or FM_F_LOCK). */
 #define FM_BPF_MAP_LOOKUP_BATCH            24 /**< BPF_MAP_LOOKUP_BATCH: fm_map_lookup_batch(). */
 #define FM_BPF_MAP_LOOKUP_AND_DELETE_BATCH 25 /**< BPF_MAP_LOOKUP_AND_DELETE_BATCH: fm_map_lookup_and_delete_batch(). */
@@ -509,15 +543,57 @@ FM_API int fm_map_lookup_bulk(int fd, const void *keys, /*out*/ void *values,
  * results@72 (a pointer to count int32_t results); 80 bytes in all. Without FM_F_COMPARE,
  * bytes 56..80 must be zero; bytes from 80 on must always be zero (-EINVAL, checked before
  * the handle).
+ *
+ * For FM_BPF_OBJ_PIN and FM_BPF_OBJ_GET, the kernel's layout: pathname@0 (a pointer to a
+ * NUL-terminated path), bpf_fd@8 (u32: the handle to pin; must be 0 for OBJ_GET), file_flags@12
+ * (u32), path_fd@16 (s32); bytes from 20 on must be zero. Both answer -EINVAL for those checks
+ * before anything else, as the kernel does: OBJ_PIN for file_flags other than 0 and OBJ_GET for
+ * file_flags other than 0, FM_F_RDONLY or FM_F_WRONLY (the kernel's BPF_F_PATH_FD is not
+ * supported: it is an unknown flag here), and both for a nonzero path_fd. Then as fm_obj_pin()
+ * and fm_obj_get().
  * @param cmd  FM_BPF_* command.
  * @param attr the union bpf_attr; BPF_MAP_CREATE writes nothing back (the handle is the return).
  * @param size bytes of @p attr the caller passes.
- * @return what the command returns (BPF_MAP_CREATE: a handle), or -EINVAL (unknown command,
+ * @return what the command returns (BPF_MAP_CREATE and BPF_OBJ_GET: a handle), or -EINVAL (unknown command,
  *   nonzero bytes after the command's last field), -E2BIG (size larger than a page, or nonzero
  *   bytes past the end of the library's union bpf_attr), -EFAULT (attr NULL), or the command's
  *   errors as listed for the fm_map_* function of the same command.
  */
 FM_API int fm_bpf(int cmd, void *attr, unsigned int size);
+
+/**
+ * @brief Gives a shared map a path (BPF_OBJ_PIN), so that other processes can fm_obj_get() it. The map
+ * then lives until the path is unlinked and every process has closed it. The path is a new hard link
+ * of the map's own file (mode 0600 & ~umask, owned by its creator), so it must be on that file's file
+ * system (/dev/shm, or $FASTMAP_SHM_DIR), not on bpffs. A map may be pinned under several paths.
+ * @param fd       handle of a map created with FM_F_SHARED.
+ * @param pathname the new path (UTF-8, NUL-terminated).
+ * @return 0, or in the kernel's order: -EINVAL (@p fd is not an open handle, as the kernel answers for
+ *   an fd that is no BPF object; checked before the path), -EFAULT (@p pathname NULL), then the path's
+ *   lookup: -ENOENT ("" or a missing directory), -ENOTDIR (a component is not a directory), -EACCES
+ *   (a directory refuses search or write), -EEXIST (the path exists, whatever it is); then, where the
+ *   kernel answers -EPERM for a path outside bpffs: -EOPNOTSUPP (the map was not created with
+ *   FM_F_SHARED) or -EXDEV (the path is on another file system than the map's file).
+ */
+FM_API int fm_obj_pin(int fd, const char *pathname);
+
+/**
+ * @brief Opens a shared map pinned at @p pathname, by this or any other process (BPF_OBJ_GET).
+ * Close the new handle with fm_map_close(); unlink(2) the path to remove the pin.
+ * @param pathname  a path given by fm_obj_pin() (UTF-8, NUL-terminated). Symlinks are followed.
+ * @param file_flags 0 (read and write), FM_F_RDONLY (updates and deletes answer -EPERM; the map's data
+ *                   is mapped read-only into this process) or FM_F_WRONLY (lookups answer -EPERM).
+ * @return a new handle >= 0, or in the kernel's order: -EINVAL (other @p file_flags, or FM_F_RDONLY
+ *   with FM_F_WRONLY; checked before the path), -EFAULT (@p pathname NULL), -ENOENT ("" or no such
+ *   path), -ENOTDIR (a component is not a directory), -EACCES (a directory refuses search, or the
+ *   file's mode refuses this process: unlike the kernel's, every handle, a read-only one too, needs
+ *   read and write access to the file), -EACCES (not a map: a directory, or a file that is not a
+ *   FastMap map, as the kernel answers for a path that is no BPF object); then FastMap's own: -EINVAL
+ *   (a FastMap map's file that is damaged or truncated), -EPROTO (a FastMap map of another layout
+ *   version: another library version made it), -ENOMEM (no memory, or every process slot of the
+ *   map's file is held by a live process).
+ */
+FM_API int fm_obj_get(const char *pathname, uint32_t file_flags);
 
 /**
  * @brief Enters a read-side section of the calling thread (like rcu_read_lock()). Sections
@@ -582,8 +658,8 @@ FM_API void fm__advance(void);
  * with nothing placed past the group, is decided inline, and so is a compare-and-delete whose window
  * differs (-EBUSY, nothing to write); anything else (keys in neighbour groups or overflow records, a
  * writer in the middle of the value, a compare that matches, any argument the library would refuse, a
- * closed or replaced handle, another layout version, array maps, spin-lock values, write-only handles)
- * calls the library, and so does fm_map_lookup_elem_ptr() from a thread this unit has seen in no
+ * closed or replaced handle, another layout version, array maps, spin-lock values, write-only handles,
+ * shared maps (FM_F_SHARED)) calls the library, and so does fm_map_lookup_elem_ptr() from a thread this unit has seen in no
  * read-side section. Writes are always the library's. Define FM_NO_INLINE before including this
  * header to call the library every time. Taking a function's address gives the library's function. */
 #if !defined(FM_NO_INLINE) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__SSE2__)

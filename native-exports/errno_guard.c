@@ -45,6 +45,8 @@ int RT(map_delete_batch_cmp)(int, const void *, const void *, uint32_t, uint32_t
 int RT(map_update_batch_cmp)(int, const void *, const void *, const void *, uint32_t, uint32_t, int32_t *, uint32_t *);
 int RT(map_lookup_bulk)(int, const void *, void *, int32_t *, uint32_t);
 int RT(bpf)(int, void *, unsigned int);
+int RT(obj_pin)(int, const char *);
+int RT(obj_get)(const char *, uint32_t);
 void RT(read_lock)(void);
 void RT(read_unlock)(void);
 void *RT(map_lookup_elem_ptr)(int, const void *);
@@ -214,6 +216,10 @@ int fm_map_lookup_bulk(int fd, const void *keys, void *values, int32_t *results,
 }
 
 int fm_bpf(int cmd, void *attr, unsigned int size) { KEEP_ERRNO_INT(RT(bpf)(cmd, attr, size)); }
+
+int fm_obj_pin(int fd, const char *pathname) { KEEP_ERRNO_INT(RT(obj_pin)(fd, pathname)); }
+
+int fm_obj_get(const char *pathname, uint32_t file_flags) { KEEP_ERRNO_INT(RT(obj_get)(pathname, file_flags)); }
 
 void fm_read_lock(void) { KEEP_ERRNO_VOID(RT(read_lock)()); }
 

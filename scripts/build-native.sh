@@ -21,6 +21,9 @@ rm -f "$build/CMakeCache.txt"
 cmake -S "$root/tests/c" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$jobs"
 
+echo "== the .NET peer of the cross-process tests (tests/c/mixed.c runs it)"
+dotnet build "$root/tests/FastMap.SharedPeer" -c Release >/dev/null
+
 echo "== ctest"
 # shellcheck disable=SC2086
 ctest --test-dir "$build" --output-on-failure ${CTEST_ARGS:-}

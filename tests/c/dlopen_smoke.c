@@ -15,7 +15,7 @@ static const char *const names[] = {
 	"fm_bpf", "fm_read_lock", "fm_read_unlock", "fm_map_lookup_elem_ptr",
 	"fm_map_lookup_batch", "fm_map_lookup_and_delete_batch", "fm_map_update_batch",
 	"fm_map_delete_batch", "fm_map_delete_batch_cmp", "fm_map_update_elem_cmp",
-	"fm_map_update_batch_cmp", "fm_map_lookup_bulk", "fm_version",
+	"fm_map_update_batch_cmp", "fm_map_lookup_bulk", "fm_version", "fm_obj_pin", "fm_obj_get",
 };
 
 int main(int argc, char **argv)

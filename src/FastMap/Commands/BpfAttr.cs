@@ -36,6 +36,11 @@ public static unsafe class BpfAttr
         ComparesOffset = 56, BatchCompareOffsetOffset = 64, BatchCompareSizeOffset = 68, ResultsOffset = 72, BatchEnd = 80;
     private const int PageSize = 4096;
 
+    // OBJ layout (BPF_OBJ_PIN, BPF_OBJ_GET): pathname@0 (a pointer), bpf_fd@8, file_flags@12, path_fd@16 (s32);
+    // the last field ends at 20. (BpfCommand has no members for them: the numbers of enum bpf_cmd.)
+    internal const int PathnameOffset = 0, BpfFdOffset = 8, FileFlagsOffset = 12, PathFdOffset = 16, ObjEnd = 20;
+    private const BpfCommand ObjPinCommand = (BpfCommand)6, ObjGetCommand = (BpfCommand)7;
+
     /// <summary>
     /// <c>bpf(cmd, attr, size)</c>, as C's <c>fm_bpf</c>: runs one command on the caller's attr. The pointers
     /// inside the attr are dereferenced unchecked (see the class remarks).
@@ -87,6 +92,8 @@ public static unsafe class BpfAttr
             BpfCommand.MapLookupAndDeleteElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupAndDeleteCore(m, k, v, f)),
             BpfCommand.MapLookupBatch or BpfCommand.MapLookupAndDeleteBatch
                 or BpfCommand.MapUpdateBatch or BpfCommand.MapDeleteBatch => Batch((BpfCommand)cmd, a, attr),
+            ObjPinCommand => ObjPin(a),
+            ObjGetCommand => ObjGet(a),
             _ => (int)MapStatus.EINVAL,
         };
     }
@@ -172,6 +179,35 @@ public static unsafe class BpfAttr
         uint off = BinaryPrimitives.ReadUInt32LittleEndian(a[CompareOffsetOffset..]);
         uint size = BinaryPrimitives.ReadUInt32LittleEndian(a[CompareSizeOffset..]);
         return (int)BpfMap.DeleteCore(map, key, flags, compare, off, size);
+    }
+
+    /// <summary>
+    /// BPF_OBJ_PIN, in the kernel's order (docs/obj-pin-kernel.md): CHECK_ATTR and the flags (<c>file_flags</c> must be
+    /// 0 and <c>path_fd</c> 0: FastMap does not take <c>BPF_F_PATH_FD</c>, so it is an unknown flag here), then the
+    /// handle (<c>-EINVAL</c> for one that names no open map, as the kernel answers for an fd that is no BPF object),
+    /// then the path.
+    /// </summary>
+    private static int ObjPin(ReadOnlySpan<byte> a)
+    {
+        if (!TailIsZero(a, ObjEnd)
+            || BinaryPrimitives.ReadUInt32LittleEndian(a[FileFlagsOffset..]) != 0
+            || BinaryPrimitives.ReadInt32LittleEndian(a[PathFdOffset..]) != 0)
+            return (int)MapStatus.EINVAL;
+        return RawCommands.ObjPin((int)BinaryPrimitives.ReadUInt32LittleEndian(a[BpfFdOffset..]), Ptr(a, PathnameOffset));
+    }
+
+    /// <summary>
+    /// BPF_OBJ_GET, in the kernel's order: CHECK_ATTR, <c>bpf_fd</c> (must be 0) and <c>path_fd</c> (must be 0: no
+    /// <c>BPF_F_PATH_FD</c>), then <c>file_flags</c> (0, <c>BPF_F_RDONLY</c> or <c>BPF_F_WRONLY</c>; anything else,
+    /// <c>BPF_F_PATH_FD</c> included, is <c>-EINVAL</c>, as both together are), then the path.
+    /// </summary>
+    private static int ObjGet(ReadOnlySpan<byte> a)
+    {
+        if (!TailIsZero(a, ObjEnd)
+            || BinaryPrimitives.ReadUInt32LittleEndian(a[BpfFdOffset..]) != 0
+            || BinaryPrimitives.ReadInt32LittleEndian(a[PathFdOffset..]) != 0)
+            return (int)MapStatus.EINVAL;
+        return RawCommands.ObjGet(Ptr(a, PathnameOffset), BinaryPrimitives.ReadUInt32LittleEndian(a[FileFlagsOffset..]));
     }
 
     private static int CreateFromAttr(ReadOnlySpan<byte> a)

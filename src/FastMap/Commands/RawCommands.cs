@@ -64,6 +64,47 @@ internal static unsafe class RawCommands
 
     public static int Bpf(int cmd, byte* attr, uint size) => BpfAttr.Execute(cmd, attr, size);
 
+    /// <summary>
+    /// BPF_OBJ_PIN (fm_obj_pin), in the kernel's order: the handle first (a handle that names no open map is
+    /// <c>-EINVAL</c>, as bpf(2) answers for an fd that is no BPF object, before the path is read), then
+    /// <see cref="BpfMap.Pin(string?)"/> (a NULL <paramref name="pathname"/> is its <c>-EFAULT</c>).
+    /// </summary>
+    public static int ObjPin(int fd, byte* pathname)
+    {
+        BpfMap? map = HandleTable.Get(fd);
+        if (map is null)
+            return (int)MapStatus.EINVAL;                              // bpf_obj_pin_user: bpf_fd_probe_obj
+        return (int)map.Pin(PathOf(pathname));
+    }
+
+    /// <summary>BPF_OBJ_GET (fm_obj_get): <see cref="BpfMap.Open(string?, MapFlags, out BpfMap?)"/>, which checks
+    /// <paramref name="fileFlags"/> before the path; the new handle, or a negative errno.</summary>
+    public static int ObjGet(byte* pathname, uint fileFlags)
+    {
+        MapStatus st = BpfMap.Open(PathOf(pathname), (MapFlags)fileFlags, out BpfMap? map);
+        return st == MapStatus.Ok ? map!.Handle : (int)st;
+    }
+
+    /// <summary>A C path (NUL-terminated, UTF-8), or null for NULL: the commands answer <c>-EFAULT</c> for it in
+    /// their own order. Bytes that are not UTF-8 give "\0", which the commands refuse (<c>-EINVAL</c>): decoded with
+    /// replacement characters, they would name another file.</summary>
+    private static string? PathOf(byte* pathname)
+    {
+        if (pathname is null)
+            return null;
+        var bytes = new ReadOnlySpan<byte>(pathname, System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(pathname).Length);
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return "\0";
+        }
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public static int LookupBatch(int fd, byte* inBatch, byte* outBatch, byte* keys, byte* values, uint* count, ulong elemFlags) =>
         (int)BpfMap.LookupBatchCore(HandleTable.Get(fd), false, inBatch, outBatch, keys, values, count, elemFlags, 0);
 
