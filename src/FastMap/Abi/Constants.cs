@@ -87,6 +87,10 @@ public enum BpfCommand
     MapDeleteElem = 3,
     /// <summary><c>BPF_MAP_GET_NEXT_KEY</c>.</summary>
     MapGetNextKey = 4,
+    /// <summary><c>BPF_OBJ_PIN</c>: a path for a shared map (<see cref="BpfMap.Pin"/>).</summary>
+    ObjPin = 6,
+    /// <summary><c>BPF_OBJ_GET</c>: opens a pinned shared map (<see cref="BpfMap.Open(string?, MapFlags, out BpfMap?)"/>).</summary>
+    ObjGet = 7,
     /// <summary><c>BPF_MAP_LOOKUP_AND_DELETE_ELEM</c>.</summary>
     MapLookupAndDeleteElem = 21,
     /// <summary><c>BPF_MAP_LOOKUP_BATCH</c>.</summary>

@@ -39,7 +39,6 @@ public static unsafe class BpfAttr
     // OBJ layout (BPF_OBJ_PIN, BPF_OBJ_GET): pathname@0 (a pointer), bpf_fd@8, file_flags@12, path_fd@16 (s32);
     // the last field ends at 20. (BpfCommand has no members for them: the numbers of enum bpf_cmd.)
     internal const int PathnameOffset = 0, BpfFdOffset = 8, FileFlagsOffset = 12, PathFdOffset = 16, ObjEnd = 20;
-    private const BpfCommand ObjPinCommand = (BpfCommand)6, ObjGetCommand = (BpfCommand)7;
 
     /// <summary>
     /// <c>bpf(cmd, attr, size)</c>, as C's <c>fm_bpf</c>: runs one command on the caller's attr. The pointers
@@ -92,8 +91,8 @@ public static unsafe class BpfAttr
             BpfCommand.MapLookupAndDeleteElem => Elem(a, 32, static (m, k, v, f, _) => BpfMap.LookupAndDeleteCore(m, k, v, f)),
             BpfCommand.MapLookupBatch or BpfCommand.MapLookupAndDeleteBatch
                 or BpfCommand.MapUpdateBatch or BpfCommand.MapDeleteBatch => Batch((BpfCommand)cmd, a, attr),
-            ObjPinCommand => ObjPin(a),
-            ObjGetCommand => ObjGet(a),
+            BpfCommand.ObjPin => ObjPin(a),
+            BpfCommand.ObjGet => ObjGet(a),
             _ => (int)MapStatus.EINVAL,
         };
     }
