@@ -9,6 +9,11 @@ using Spectre.Console;
 // The stress run (issue 4, parts 2-4): every workload of shared/bench/WORKLOADS.md on FastMap and its peers, in one
 // process, peers interleaved over several rounds; writes perf-results/<date>-<host>/.
 
+// The writer (datapath) process of xproc-gc-race and xproc-gc-pass: this program again, driven over stdin/stdout
+// (Run/Xproc.cs). Not an option of the command line users see.
+if (args is ["--xproc-writer", ..])
+    return XprocWriter.Serve();
+
 var sizes = new Option<string>("--sizes") { Description = "Sizes: S (65,536), L (4,194,304) or numbers, comma-separated", DefaultValueFactory = _ => "S,L" };
 var threads = new Option<string>("--threads") { Description = "Thread counts, comma-separated", DefaultValueFactory = _ => "1,2" };
 var seconds = new Option<double?>("--seconds") { Description = "Timed seconds per measurement (default 0.1)" };

@@ -35,11 +35,15 @@ public sealed class GcPassBuffers
 }
 
 /// <summary>One gc-pass run (one system, one round): the writer's control, the passes' rows and what went wrong.</summary>
-public sealed class GcPassShared(KeySpace ks, GcPassBuffers buffers, double seconds, bool warmUp, double writerMops)
+/// <remarks><paramref name="remote"/> set: xproc-gc-pass, whose writer runs in the writer process and is started and
+/// parked through it.</remarks>
+public sealed class GcPassShared(KeySpace ks, GcPassBuffers buffers, double seconds, bool warmUp, double writerMops,
+    IRemoteWriter? remote = null)
 {
     public readonly KeySpace Ks = ks;
     public readonly GcPassBuffers Buf = buffers;
-    public readonly Refresher Writer = new(ks, inPlace: false);
+    public readonly Refresher? Writer = remote is null ? new(ks, inPlace: false) : null;
+    internal readonly IRemoteWriter? Remote = remote;
     /// <summary>Passes go on while the run's wall time is under this (at least one is measured).</summary>
     public readonly double Seconds = seconds;
     /// <summary>Run one unmeasured pass first (JIT, caches, the map's allocator).</summary>
@@ -85,6 +89,14 @@ public readonly record struct PassCounts(int Scanned, int Stale, int Deleted, in
 /// are not counted).
 /// </para>
 /// </remarks>
+/// <summary>The writer of xproc-gc-pass, in another process: <see cref="Start"/> returns once it is refreshing,
+/// <see cref="Park"/> once it has stopped, with the refreshes and ticks of the window.</summary>
+public interface IRemoteWriter
+{
+    void Start();
+    (long Ops, long Ticks) Park();
+}
+
 public static class GcPass
 {
     /// <summary>Keys per collect call: 4,096, the lookup batch's size. FastMap's collect loop pipelines
@@ -98,27 +110,28 @@ public static class GcPass
 
     public static void Writer<TMap>(ref TMap m, GcPassShared g) where TMap : struct, IMapUnderTest
     {
+        Refresher w = g.Writer!;
         try
         {
             while (true)
             {
                 g.Go.Wait();
                 if (g.Stopping) return;
-                long ops0 = g.Writer.Ops, t0 = Stopwatch.GetTimestamp();
+                long ops0 = w.Ops, t0 = Stopwatch.GetTimestamp();
                 g.Refreshing = true;
                 if (g.TicksPer64 == 0)
-                    do g.Writer.Step64(ref m); while (g.Run);
+                    do w.Step64(ref m); while (g.Run);
                 else
                 {
                     // Paced: each 64 refreshes wait for their slot of the schedule (spinning, as a datapath core would).
                     for (long steps = 0; g.Run; steps++)
                     {
                         while (Stopwatch.GetTimestamp() - t0 < steps * g.TicksPer64 && g.Run) Thread.SpinWait(8);
-                        g.Writer.Step64(ref m);
+                        w.Step64(ref m);
                     }
                 }
                 g.WindowTicks = Stopwatch.GetTimestamp() - t0;
-                g.WindowOps = g.Writer.Ops - ops0;
+                g.WindowOps = w.Ops - ops0;
                 g.Refreshing = false;
                 g.Parked.Release(); // also publishes the window's counts to the collector
             }
@@ -134,7 +147,13 @@ public static class GcPass
         }
     }
 
-    public static void Collector<TMap>(ref TMap m, GcPassShared g) where TMap : struct, IMapUnderTest
+    public static void Collector<TMap>(ref TMap m, GcPassShared g) where TMap : struct, IMapUnderTest =>
+        Collector(ref m, g, new ArrayRevisions(g.Ks.Revisions));
+
+    /// <summary>The collector, reading completed revisions from <paramref name="completedRevisions"/> (xproc-gc-pass:
+    /// the shared file the writer process publishes into).</summary>
+    public static void Collector<TMap, TRev>(ref TMap m, GcPassShared g, TRev completedRevisions)
+        where TMap : struct, IMapUnderTest where TRev : struct, IRevisions
     {
         try
         {
@@ -142,12 +161,12 @@ public static class GcPass
             // JIT for about that long (call counting, then a 100 ms quiet period), and one pass took 1-2 ms.
             long warm = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5;
             if (g.WarmUp)
-                do OnePass(ref m, g, 0, record: false);
+                do OnePass(ref m, g, 0, record: false, completedRevisions);
                 while (Stopwatch.GetTimestamp() < warm);
             long end = Stopwatch.GetTimestamp() + (long)(g.Seconds * Stopwatch.Frequency);
             for (int pass = 0; pass < MaxPasses; pass++)
             {
-                OnePass(ref m, g, pass, record: true);
+                OnePass(ref m, g, pass, record: true, completedRevisions);
                 if (Stopwatch.GetTimestamp() >= end) break;
             }
         }
@@ -162,6 +181,11 @@ public static class GcPass
     private static void StartWriter(GcPassShared g)
     {
         g.Run = true;
+        if (g.Remote is { } remote)
+        {
+            remote.Start();
+            return;
+        }
         g.Go.Release();
         // Time nothing before the writer is refreshing: the pass must race it from its first call.
         while (!g.Refreshing)
@@ -174,11 +198,17 @@ public static class GcPass
     private static void Park(GcPassShared g)
     {
         g.Run = false;
+        if (g.Remote is { } remote)
+        {
+            (g.WindowOps, g.WindowTicks) = remote.Park();
+            return;
+        }
         g.Parked.Wait();
         if (g.WriterExited) throw new InvalidOperationException("the gc-pass writer failed", g.WriterFault);
     }
 
-    private static void OnePass<TMap>(ref TMap m, GcPassShared g, int pass, bool record) where TMap : struct, IMapUnderTest
+    private static void OnePass<TMap, TRev>(ref TMap m, GcPassShared g, int pass, bool record, TRev revisions)
+        where TMap : struct, IMapUnderTest where TRev : struct, IRevisions
     {
         KeySpace ks = g.Ks;
         GcPassBuffers b = g.Buf;
@@ -220,7 +250,7 @@ public static class GcPass
             for (int j = 0; j < n; j++)
             {
                 int at = ks.IndexOfKey(in stale[off + j]);
-                completed[j] = at < 0 ? 0 : Volatile.Read(ref ks.Revisions[at]);
+                completed[j] = at < 0 ? 0 : Volatile.Read(ref revisions[at]);
                 if (at < 0) g.UnknownKeys++;
             }
             long a = Stopwatch.GetTimestamp();
@@ -255,7 +285,7 @@ public static class GcPass
         for (int j = 0; j < deleted; j++)
         {
             int at = ks.IndexOfKey(in stale[j]);
-            values[j] = Value32.Make(at < 0 ? 0 : ks.Revisions[at]);
+            values[j] = Value32.Make(at < 0 ? 0 : revisions[at]);
         }
         g.RestoreFailures += m.Restore(stale.AsSpan(0, deleted), values.AsSpan(0, deleted));
     }

@@ -38,7 +38,15 @@ public sealed class Refresher
 
     /// <summary>The next 64 refreshes: update with a new revision, or one in-place store of it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Step64<TMap>(ref TMap m) where TMap : struct, IMapUnderTest
+    public void Step64<TMap>(ref TMap m) where TMap : struct, IMapUnderTest =>
+        Step64(ref m, new ArrayRevisions(_ks.Revisions));
+
+    /// <summary>
+    /// <see cref="Step64{TMap}(ref TMap)"/>, publishing into <paramref name="published"/> (xproc-gc-race/xproc-gc-pass:
+    /// the MAP_SHARED revision file the collector process reads) instead of <see cref="KeySpace.Revisions"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Step64<TMap, TRev>(ref TMap m, TRev published) where TMap : struct, IMapUnderTest where TRev : struct, IRevisions
     {
         Key16[] keys = _keys;
         int i = _next;
@@ -52,7 +60,7 @@ public sealed class Refresher
             if (landed > 0)
             {
                 // Release: the refresh is in the map before the collector can see this revision.
-                Volatile.Write(ref _ks.Revisions[_slots[i]], rev);
+                Volatile.Write(ref published[_slots[i]], rev);
                 Hits++;
             }
             if (++i == keys.Length) i = 0;

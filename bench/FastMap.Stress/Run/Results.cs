@@ -44,6 +44,10 @@ public sealed class RunResults
     public readonly List<OpRow> Ops = [];
     public readonly List<GcRow> Gc = [];
     public readonly List<GcPassRow> GcPass = [];
+    /// <summary>xproc-gc-race: gc-race with the writer in a second process.</summary>
+    public readonly List<GcRow> XprocGc = [];
+    /// <summary>xproc-gc-pass: gc-pass with the writer in a second process.</summary>
+    public readonly List<GcPassRow> XprocGcPass = [];
     public readonly List<MemRow> Memory = [];
     public readonly List<DramRow> Dram = [];
     public readonly List<string> Notes = [];

@@ -10,7 +10,7 @@ namespace FastMap.Stress.Run;
 /// measured on every system before the next workload starts, and the system order rotates from round to round.
 /// One map per system per size is created, prefilled once and reused by every workload and round.
 /// </summary>
-public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, RunResults results)
+public sealed partial class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, RunResults results)
 {
     private static long Ticks(double seconds) => (long)(seconds * Stopwatch.Frequency);
 
@@ -22,6 +22,9 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
             {
                 if (w == Workload.GcRace) perRound += s.MaxThreads >= 2 ? (s.InPlace ? 4 : 2) : 0;
                 else if (w == Workload.GcPass) perRound += GcPassReady(s) ? 1 : 0;
+                else if (w == Workload.XprocGcRace) perRound += s.Name == XprocFastMap ? 4 : s.Name == XprocKernel ? 2 : 0;
+                else if (w == Workload.XprocGcPass) perRound += s.Name is XprocFastMap or XprocKernel ? 1 : 0;
+                else if (w == Workload.XprocLookup) perRound += s.Name == XprocFastMap ? 1 : 0;
                 else perRound += o.Threads.Count(t => t <= s.MaxThreads);
             }
         return o.Sizes.Count * (o.Rounds * perRound + systems.Count) + o.Rounds;
@@ -34,9 +37,20 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
 
     public void Run(ProgressTask task, Action refresh)
     {
+        try { RunSizes(task, refresh); }
+        finally { XprocCleanup(); }
+    }
+
+    private void RunSizes(ProgressTask task, Action refresh)
+    {
         int maxThreads = Math.Max(2, o.Threads.Max());
         using var workers = new Workers(maxThreads);
         var dram = new Dram(o.DramBytes);
+        // Only xproc workloads: the maps the other workloads share are not needed (the xproc ones make their own).
+        bool sharedMaps = o.Workloads.Any(w => !w.IsXproc());
+        List<MapSystem> xsys = o.Workloads.Any(w => w.IsXproc()) ? XprocSystems() : [];
+        if (xsys.Count > 0)
+            Note($"xproc workloads: {string.Join(", ", xsys.Select(s => s.Name))} only; ConcurrentDictionary, NonBlocking, libcuckoo, Dictionary, the C table and FastMap-C hold their map in one process's memory and cannot be shared with a second process");
         foreach (var (sizeName, entries) in o.Sizes)
         {
             int partitions = 1 << (int)Math.Ceiling(Math.Log2(Math.Max(1, o.Threads.Max())));
@@ -47,6 +61,7 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
             var views = new Dictionary<MapInstance, KeySpace>();
             foreach (var sys in systems)
             {
+                if (!sharedMaps) { task.Increment(1); continue; }
                 task.Description = $"{sizeName}: create + prefill {sys.Name}";
                 refresh();
                 var view = ks.ForMap();
@@ -55,6 +70,7 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
                 task.Increment(1);
             }
             GcPassBuffers? gcPassBuffers = null;
+            using var xs = new XprocSize();
             // Single-threaded systems sit out gc-pass as they do gc-race; say why any other one does.
             foreach (var m in maps.Where(m => o.Workloads.Contains(Workload.GcPass) && m.System.MaxThreads >= 2 && !GcPassReady(m.System)))
                 Note($"{m.System.Name}: no gc-pass: {m.System.GcPassUnavailable}");
@@ -63,6 +79,15 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
                 var order = maps.Skip((round - 1) % Math.Max(1, maps.Count)).Concat(maps.Take((round - 1) % Math.Max(1, maps.Count))).ToList();
                 foreach (var w in o.Workloads)
                 {
+                    if (w.IsXproc())
+                    {
+                        var xorder = xsys.Skip((round - 1) % Math.Max(1, xsys.Count)).Concat(xsys.Take((round - 1) % Math.Max(1, xsys.Count))).ToList();
+                        if (w == Workload.XprocGcRace) XprocGcRace(workers, ks, xorder, sizeName, round, task, refresh);
+                        else if (w == Workload.XprocGcPass)
+                            XprocGcPass(workers, ks, xs, xorder, () => gcPassBuffers ??= new GcPassBuffers(entries), sizeName, round, task, refresh);
+                        else XprocLookup(workers, ks, xs, xsys, sizeName, round, task, refresh);
+                        continue;
+                    }
                     if (w == Workload.GcRace)
                     {
                         foreach (var m in order)
@@ -217,13 +242,22 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
         var g = new GcRaceShared(ks, inPlace, compare);
         long deadline = Stopwatch.GetTimestamp() + Ticks(o.GcSeconds);
         workers.Run(2, t => { if (t == 0) m.RunGcWriter(g, deadline); else m.RunGcCollector(g, deadline); });
-        if (g.Writer.Lost > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant} r{round}: {g.Writer.Lost} in-place stores landed in an element unlinked under the writer (lost refreshes; not counted as wrong deletions)");
-        if (g.ReinsertFailures > 0) Note($"{m.System.Name} {sizeName} gc-race {g.Variant}: {g.ReinsertFailures} re-inserts failed");
+        workers.Run(1, _ => g.Reconciled = m.ReconcileGc(g));
+        return GcRowOf(g, m.System, ks, sizeName, round, "gc-race");
+    }
+
+    /// <summary>A gc-race run's row (gc-race and xproc-gc-race), with its notes.</summary>
+    private GcRow GcRowOf(GcRaceShared g, MapSystem sys, KeySpace ks, string sizeName, int round, string workload)
+    {
+        if (g.WriterLost > 0) Note($"{sys.Name} {sizeName} {workload} {g.Variant} r{round}: {g.WriterLost} in-place stores landed in an element unlinked under the writer (lost refreshes; not counted as wrong deletions)");
+        if (g.Reconciled > 0) Note($"{sys.Name} {sizeName} {workload} {g.Variant} r{round}: {g.Reconciled} re-inserted keys were behind the writer's published revision after the run and were set to it (untimed) before the next variant");
+        foreach (string d in g.WrongDetails) Note($"{sys.Name} {sizeName} {workload} {g.Variant} r{round}: wrong deletion: {d}");
+        if (g.ReinsertFailures > 0) Note($"{sys.Name} {sizeName} {workload} {g.Variant}: {g.ReinsertFailures} re-inserts failed");
         double f = Stopwatch.Frequency;
         double collectorSecs = Math.Max(g.CollectorTicks, 1) / f, wall = Math.Max(g.WriterTicks, 1) / f;
-        return new GcRow(sizeName, ks.Size, m.System.Name, g.Variant, compare && m.System.AtomicCompareAndDelete, round,
+        return new GcRow(sizeName, ks.Size, sys.Name, g.Variant, g.Compare && sys.AtomicCompareAndDelete, round,
             wall, g.Scanned / collectorSecs, g.Deleted / collectorSecs, g.Wrong, g.Wrong / wall, g.Busy,
-            g.Writer.Ops / wall, g.Passes);
+            g.WriterOps / wall, g.Passes);
     }
 
     /// <summary>
@@ -234,7 +268,13 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
     {
         var g = new GcPassShared(ks, buffers, o.GcSeconds, warmUp: ks.Size <= 1 << 20, o.GcWriterMops);
         workers.Run(2, t => { if (t == 0) m.RunGcPassWriter(g); else m.RunGcPassCollector(g); });
-        string where = $"{m.System.Name} {sizeName} gc-pass r{round}";
+        RecordGcPass(g, m.System, ks, sizeName, round, results.GcPass, "gc-pass");
+    }
+
+    /// <summary>A gc-pass run's rows (gc-pass and xproc-gc-pass) into <paramref name="into"/>, with its notes.</summary>
+    private void RecordGcPass(GcPassShared g, MapSystem sys, KeySpace ks, string sizeName, int round, List<GcPassRow> into, string workload)
+    {
+        string where = $"{sys.Name} {sizeName} {workload} r{round}";
         if (g.ScanErrors > 0) Note($"{where}: {g.ScanErrors} scans failed (last: status {g.LastScanStatus} after {g.LastScanned} entries)");
         if (g.ScanMismatches > 0) Note($"{where}: {g.ScanMismatches} scans did not return every present key once (last: {g.LastScanned} of {ks.TotalPresent})");
         if (g.CollectErrors > 0) Note($"{where}: {g.CollectErrors} unexpected collect statuses");
@@ -245,7 +285,7 @@ public sealed class Runner(StressOptions o, IReadOnlyList<MapSystem> systems, Ru
         for (int i = 0; i < g.Passes.Count; i++)
         {
             PassCounts p = g.Passes[i];
-            results.GcPass.Add(new GcPassRow(sizeName, ks.Size, m.System.Name, m.System.AtomicCompareAndDelete, round, i,
+            into.Add(new GcPassRow(sizeName, ks.Size, sys.Name, sys.AtomicCompareAndDelete, round, i,
                 p.Scanned, p.Stale, p.Deleted, p.Busy, p.Wrong, p.ScanTicks / f, p.DecideTicks / f,
                 Math.Max(p.DeleteTicks, 1) / f, p.WriterOps, Math.Max(p.WriterTicks, 1) / f,
                 p.RunNs + p.WaitNs > 0 ? (double)p.RunNs / (p.RunNs + p.WaitNs) : double.NaN));

@@ -6,7 +6,10 @@ namespace FastMap.Stress.Run;
 /// 3/4 (it slides the present window), so one prefill per size serves every workload and round. gc-race and gc-pass
 /// restore what their collectors deleted before they return.
 /// </remarks>
-public enum Workload { LookupHit, LookupMiss, BulkLookup, UpdateExist, CmpdelStale, CmpdelMatch, CmpupdStale, CmpupdMatch, Churn, GcRace, GcPass }
+/// <remarks>The xproc workloads (cross-process: the writer in a second process, <see cref="XprocWriter"/>) run on maps
+/// of their own (a shared FastMap map pinned under /dev/shm, a kernel map pinned in bpffs), never on the maps the
+/// other workloads share; xproc-lookup reads the private FastMap map and a second handle of the shared one.</remarks>
+public enum Workload { LookupHit, LookupMiss, BulkLookup, UpdateExist, CmpdelStale, CmpdelMatch, CmpupdStale, CmpupdMatch, Churn, GcRace, GcPass, XprocGcRace, XprocGcPass, XprocLookup }
 
 public static class Workloads
 {
@@ -25,6 +28,9 @@ public static class Workloads
         Workload.CmpupdStale => "cmpupd-stale",
         Workload.GcRace => "gc-race",
         Workload.GcPass => "gc-pass",
+        Workload.XprocGcRace => "xproc-gc-race",
+        Workload.XprocGcPass => "xproc-gc-pass",
+        Workload.XprocLookup => "xproc-lookup",
         _ => w.ToString(),
     };
 
@@ -32,6 +38,9 @@ public static class Workloads
         All.FirstOrDefault(w => w.Name() == s.Trim().ToLowerInvariant(), (Workload)(-1)) is var w && (int)w >= 0
             ? w
             : throw new ArgumentException($"unknown workload '{s}'; known: {string.Join(", ", All.Select(Name))}");
+
+    /// <summary>The cross-process workloads (Runner.Xproc.cs).</summary>
+    public static bool IsXproc(this Workload w) => w is Workload.XprocGcRace or Workload.XprocGcPass or Workload.XprocLookup;
 
     /// <summary>Keys a bulk-lookup call looks up (WORKLOADS.md).</summary>
     public const int BulkKeys = 64;

@@ -85,13 +85,73 @@ public sealed class FastMapManagedSystem : MapSystem
         error = null;
         return new MapInstance<FastMapManaged>(new FastMapManaged(map)) { System = this, Accounting = () => map.MemoryBytes };
     }
+
+    /// <summary>
+    /// xproc workloads: a <see cref="MapFlags.Shared"/> map (it lives in a tmpfs file) pinned at
+    /// <paramref name="pinPath"/> (a new path under /dev/shm), which the writer process opens with BpfMap.Open.
+    /// </summary>
+    public MapInstance? CreateShared(int maxEntries, string pinPath, out string? error)
+    {
+        MapStatus s = BpfMap.Create(new MapDefinition(MapType.Hash, 16, 32, (uint)maxEntries) { Flags = MapFlags.Shared },
+            out BpfMap? map);
+        if (s != MapStatus.Ok || map is null) { error = $"BpfMap.Create(Shared) failed: {s}"; return null; }
+        if ((s = map.Pin(pinPath)) != MapStatus.Ok)
+        {
+            map.Dispose();
+            error = $"Pin({pinPath}) failed: {s}";
+            return null;
+        }
+        error = null;
+        return new MapInstance<FastMapManaged>(new FastMapManaged(map)) { System = this, Accounting = () => map.MemoryBytes };
+    }
 #else
+    public MapInstance? CreateShared(int maxEntries, string pinPath, out string? error)
+    {
+        error = Unavailable;
+        return null;
+    }
     public override string? Unavailable =>
         "the FastMap .NET API (BpfMap) is not in src/FastMap yet; this build was made without it";
 
     public override MapInstance? Create(int maxEntries, out string? error)
     {
         error = Unavailable;
+        return null;
+    }
+#endif
+}
+
+/// <summary>
+/// xproc-lookup's second handle: a shared FastMap map opened by path (BpfMap.Open) in the stress process, measured
+/// against the private FastMap map of the same size. Not a system of its own: it has no map to create.
+/// </summary>
+public sealed class FastMapSharedHandleSystem : MapSystem
+{
+    public override string Name => "FastMap-shared";
+    public override bool InPlace => true;
+    public override MemoryKind Memory => MemoryKind.OwnAccounting;
+    public override string Notes => "xproc-lookup only: a MapFlags.Shared map pinned under /dev/shm, opened again with BpfMap.Open";
+    public override string? Unavailable => null;
+
+    public override MapInstance? Create(int maxEntries, out string? error)
+    {
+        error = "FastMap-shared opens a pinned map; it creates none";
+        return null;
+    }
+
+#if HAVE_BPFMAP
+    /// <summary>A new handle of the map pinned at <paramref name="path"/>.</summary>
+    public MapInstance? Open(string path, out string? error)
+    {
+        MapStatus s = BpfMap.Open(path, MapFlags.None, out BpfMap? map);
+        if (s != MapStatus.Ok || map is null) { error = $"BpfMap.Open({path}) failed: {s}"; return null; }
+        error = null;
+        return new MapInstance<FastMapManaged>(new FastMapManaged(map)) { System = this, Accounting = () => map.MemoryBytes };
+    }
+#else
+    public MapInstance? Open(string path, out string? error)
+    {
+        error = "the FastMap .NET API (BpfMap) is not in this build";
         return null;
     }
 #endif

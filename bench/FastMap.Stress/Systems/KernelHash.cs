@@ -105,6 +105,22 @@ public sealed class KernelHashSystem(bool prealloc) : MapSystem
         return new MapInstance<KernelHashMap>(new KernelHashMap(fd)) { System = this, Accounting = () => Memlock(fd) };
     }
 
+    /// <summary>xproc workloads: a new map pinned at <paramref name="pinPath"/> (bpffs), which the writer process opens with BPF_OBJ_GET.</summary>
+    public MapInstance? CreatePinned(int maxEntries, string pinPath, out string? error)
+    {
+        MapInstance? m = Create(maxEntries, out error);
+        if (m is null) return null;
+        int fd = ((MapInstance<KernelHashMap>)m).Map.Fd;
+        int st = KernelBpf.ObjPin(fd, pinPath);
+        if (st != 0)
+        {
+            m.Dispose();
+            error = $"BPF_OBJ_PIN {pinPath} failed: {st}";
+            return null;
+        }
+        return m;
+    }
+
     /// <summary>The kernel's own charge for the map (memlock in fdinfo), which RSS does not show.</summary>
     private static long? Memlock(int fd)
     {

@@ -45,11 +45,27 @@ public abstract class MapInstance : IDisposable
 
     /// <summary>Inserts the present window of partitions p with p % stride == first; returns failed inserts.</summary>
     public abstract int Prefill(KeySpace ks, int first, int stride);
+    /// <summary>
+    /// <see cref="Prefill"/> of every partition through the system's batch update (<see cref="IMapUnderTest.Restore"/>,
+    /// 4,096 entries a call), with no other thread writing: the same entries, in far fewer calls (the kernel: one
+    /// BPF_MAP_UPDATE_BATCH per 4,096 keys instead of a bpf() per key). Returns failed inserts.
+    /// </summary>
+    public abstract int PrefillBatch(KeySpace ks);
+    /// <summary>Looks every present key up once (untimed warm-up); returns how many were found.</summary>
+    public abstract int LookupAll(KeySpace ks);
     public abstract void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline);
     public abstract void RunGcWriter(GcRaceShared g, long deadline);
     public abstract void RunGcCollector(GcRaceShared g, long deadline);
     public abstract void RunGcPassWriter(GcPassShared g);
     public abstract void RunGcPassCollector(GcPassShared g);
+    /// <summary><see cref="GcRace.Reconcile"/> after a gc-race run (in-process revisions).</summary>
+    public abstract int ReconcileGc(GcRaceShared g);
+    /// <summary><see cref="GcRace.Reconcile"/> after an xproc-gc-race run (the shared revision file).</summary>
+    public abstract int ReconcileXprocGc(GcRaceShared g, SharedRevisions revisions);
+    /// <summary>xproc-gc-race's collector: the writer runs in another process and publishes into <paramref name="revisions"/>.</summary>
+    public abstract void RunXprocGcCollector(GcRaceShared g, SharedRevisions revisions, long deadline);
+    /// <summary>xproc-gc-pass's collector: the writer runs in another process and publishes into <paramref name="revisions"/>.</summary>
+    public abstract void RunXprocGcPassCollector(GcPassShared g, SharedRevisions revisions);
 }
 
 /// <summary>Binds the generic loops to one struct system type.</summary>
@@ -57,6 +73,8 @@ public sealed class MapInstance<TMap> : MapInstance where TMap : struct, IMapUnd
 {
     private TMap _map;
     public MapInstance(TMap map) { _map = map; }
+    /// <summary>The system's map (a copy of the struct: handles, not state).</summary>
+    public TMap Map => _map;
     public override void Dispose() => _map.Dispose();
 
     public Func<long?>? Accounting { get; init; }
@@ -74,6 +92,33 @@ public sealed class MapInstance<TMap> : MapInstance where TMap : struct, IMapUnd
         return failures;
     }
 
+    public override int PrefillBatch(KeySpace ks)
+    {
+        const int batch = 4096;
+        var keys = new Key16[batch];
+        var values = new Value32[batch];
+        int n = 0, failures = 0;
+        for (int p = 0; p < ks.Partitions; p++)
+            for (int r = 0; r < ks.Present; r++)
+            {
+                int s = ks.Slot(p, r);
+                keys[n] = ks.Keys[s];
+                values[n] = Value32.Make(ks.Revisions[s]);
+                if (++n == batch) { failures += _map.Restore(keys, values); n = 0; }
+            }
+        if (n > 0) failures += _map.Restore(keys.AsSpan(0, n), values.AsSpan(0, n));
+        return failures;
+    }
+
+    public override int LookupAll(KeySpace ks)
+    {
+        int found = 0;
+        for (int p = 0; p < ks.Partitions; p++)
+            for (int r = 0; r < ks.Present; r++)
+                found += _map.Lookup(in ks.Keys[ks.Slot(p, r)], out _) == St.Ok ? 1 : 0;
+        return found;
+    }
+
     public override void RunThread(Workload w, ThreadCtx c, long warmupUntil, long deadline) =>
         Loops.Run(ref _map, w, c, warmupUntil, deadline);
 
@@ -81,4 +126,10 @@ public sealed class MapInstance<TMap> : MapInstance where TMap : struct, IMapUnd
     public override void RunGcCollector(GcRaceShared g, long deadline) => GcRace.Collector(ref _map, g, deadline);
     public override void RunGcPassWriter(GcPassShared g) => GcPass.Writer(ref _map, g);
     public override void RunGcPassCollector(GcPassShared g) => GcPass.Collector(ref _map, g);
+    public override int ReconcileGc(GcRaceShared g) => GcRace.Reconcile(ref _map, g, new ArrayRevisions(g.Ks.Revisions));
+    public override int ReconcileXprocGc(GcRaceShared g, SharedRevisions revisions) => GcRace.Reconcile(ref _map, g, revisions);
+    public override void RunXprocGcCollector(GcRaceShared g, SharedRevisions revisions, long deadline) =>
+        GcRace.Collector(ref _map, g, deadline, revisions);
+    public override void RunXprocGcPassCollector(GcPassShared g, SharedRevisions revisions) =>
+        GcPass.Collector(ref _map, g, revisions);
 }

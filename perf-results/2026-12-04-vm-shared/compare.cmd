@@ -1,0 +1,1 @@
+dotnet run -c Release --project bench/FastMap.Stress -- --workloads gc-race,gc-pass,xproc-gc-race,xproc-gc-pass,xproc-lookup --systems FastMap,kernel-hash --out perf-results/2026-12-04-vm-shared/compare

@@ -1,0 +1,1 @@
+dotnet run -c Release --project bench/FastMap.Stress -- --quick --out perf-results/2026-12-04-vm-shared/quick
