@@ -43,6 +43,10 @@ namespace FastMap.Internal;
 /// A thread that exits inside a section is treated as having left it once its owner is finalized
 /// (a dead thread reads nothing); until then it holds back reclamation, like a task that exits
 /// holding rcu_read_lock.</para>
+/// <para>Shared maps. A command on a map that lives in a file (<see cref="SharedDomain"/>) also announces the file's
+/// epoch in the file, once per outermost section; the thread's due word then asks its outermost exit (here, or
+/// fastmap.h's inline <c>fm_read_unlock</c> through <c>fm__advance</c>) to clear those announcements as well, so a
+/// pointer into a shared map stays protected in every process for exactly the caller's section.</para>
 /// </remarks>
 internal static unsafe partial class Epoch
 {

@@ -17,6 +17,10 @@ namespace FastMap.Internal;
 /// so "no token anywhere" is a true instant and the <c>-E2BIG</c> it gives is exact.</para>
 /// <para>Every take and return is a locked instruction (the lock's CAS), which a delete relies on: the
 /// return after its unlink orders the unlink before the epoch it reads next (Epoch rule 4).</para>
+/// <para>Shared maps (<see cref="SharedDomain"/>): the shards live in the map's file and a shard lock holds its owner's
+/// id. Each count change is announced in the thread's intent first (the operation, the shard, the count before), so
+/// recovery can tell whether a dead thread's change happened; the tokens a dead thread held go to the file's pending
+/// count, which a take reads before it answers <c>-E2BIG</c> (so recovery never waits on a shard lock).</para>
 /// </remarks>
 internal sealed unsafe class Capacity : IDisposable
 {

@@ -66,6 +66,14 @@ namespace FastMap.Internal;
 ///   the last block it read (keys never move, and (e)). Writers decide under the home lock; answers a
 ///   write may give without writing (EEXIST, ENOENT, a compare-and-delete's EBUSY) come from a validated
 ///   unlocked read and are linearized there.</item>
+/// <item>Shared maps (<see cref="SharedDomain"/>, <see cref="SharedLayout"/>). Everything above holds with these
+///   substitutions: a group's lock is its entry in the owners array (a CAS from 0 to the holder's owner id, released by
+///   a store of 0; the word's lock bit is never set), so a lock whose holder died can be told and taken back; the epoch
+///   of limbo stamps and retires is the file's (<see cref="EpochNow"/>); an in-place write first copies the old value
+///   to the writer's undo area (<see cref="WriteInPlaceShared"/>); an insert's spend and a delete's token are announced
+///   in the writer's intent (<see cref="SharedDomain.Intent"/>). What recovery repairs is in HashStore.Recovery.cs.
+///   Other processes' readers run the same unlocked reads (2, 4) on the same bytes: the file's pages are mapped for as
+///   long as the map is open in the process, and kept mapped (as zeros) after it closes.</item>
 /// </list>
 /// </remarks>
 internal sealed unsafe partial class HashStore : MapStore, IRecoverable
