@@ -213,7 +213,7 @@ internal sealed unsafe partial class HashStore : MapStore, IRecoverable
     public static HashStore? CreateShared(SharedDomain shared, bool fresh)
     {
         SharedLayout l = shared.Layout;
-        var table = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(Overflow.SegmentTableBytes); // this process's addresses of the records
+        var table = (nint*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(Overflow.SegmentTableBytes); // this process's addresses of the records; never freed (a lookup outside a section may read it after close): 320 B a shared handle
         if (table is null)
             return null;
         var capacity = Capacity.InFile(shared.Base + l.Capacity, (int)l.ShardCount, l.MaxEntries, shared, fresh);
