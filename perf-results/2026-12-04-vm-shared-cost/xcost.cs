@@ -20,9 +20,12 @@ int probes = 2_000_000;
 var order = new int[probes]; for (int i = 0; i < probes; i++) order[i] = rng.Next(fill);
 double Look(BpfMap m) { var sw = Stopwatch.StartNew(); for (int i = 0; i < probes; i++) { K(order[i]); m.Lookup(key, val); } return sw.Elapsed.TotalNanoseconds / probes; }
 double Upd(BpfMap m) { var sw = Stopwatch.StartNew(); for (int i = 0; i < probes / 4; i++) { K(order[i]); m.Update(key, val); } return sw.Elapsed.TotalNanoseconds / (probes / 4); }
+var rev = new byte[8];
+double Churn(BpfMap m) { var sw = Stopwatch.StartNew(); for (int i = 0; i < probes / 4; i++) { K(order[i]); m.CompareAndDelete(key, rev, 0); m.Update(key, val); } return sw.Elapsed.TotalNanoseconds / (probes / 4); }
 var lp = new List<double>(); var ls = new List<double>(); var up = new List<double>(); var us = new List<double>();
-for (int r = 0; r < rounds; r++) { lp.Add(Look(priv)); ls.Add(Look(shared)); up.Add(Upd(priv)); us.Add(Upd(shared)); }
+var cp = new List<double>(); var cs = new List<double>();
+for (int r = 0; r < rounds; r++) { lp.Add(Look(priv)); ls.Add(Look(shared)); up.Add(Upd(priv)); us.Add(Upd(shared)); cp.Add(Churn(priv)); cs.Add(Churn(shared)); }
 double Med(List<double> x) { x.Sort(); return x[x.Count / 2]; }
-Console.WriteLine($"entries {n} fill {fill}: lookup private {Med(lp):F1} ns shared {Med(ls):F1} ns ({Med(ls)/Med(lp):F2}x); update-exist private {Med(up):F1} ns shared {Med(us):F1} ns ({Med(us)/Med(up):F2}x)");
+Console.WriteLine($"entries {n} fill {fill}: lookup private {Med(lp):F1} ns shared {Med(ls):F1} ns ({Med(ls)/Med(lp):F2}x); update-exist private {Med(up):F1} ns shared {Med(us):F1} ns ({Med(us)/Med(up):F2}x); cmpdel+insert pair private {Med(cp):F1} ns shared {Med(cs):F1} ns ({Med(cs)/Med(cp):F2}x)");
 File.Delete(dir + "/m"); Directory.Delete(dir);
 void K(int i) { BinaryPrimitives.WriteInt32LittleEndian(key, i); BinaryPrimitives.WriteInt32LittleEndian(key.AsSpan(4), ~i); }

@@ -128,8 +128,22 @@ public sealed unsafe partial class BpfMap : IDisposable
         if (!Epoch.TryEnterFast(out t))
             return Volatile.Read(ref _closed) != 0 ? MapStatus.EBADF : MapStatus.ENOMEM; // the fd check comes first
         if (Volatile.Read(ref _closed) == 0)
-            return _shared is null || _shared.Announce(t) ? MapStatus.Ok : ExitWith(t, MapStatus.ENOMEM);
+            return _shared is null || _shared.Bind() ? MapStatus.Ok : ExitWith(t, MapStatus.ENOMEM);
         return ExitWith(t, MapStatus.EBADF);
+    }
+
+    /// <summary><see cref="Enter"/> for a command that keeps what it read past its own checks (an in-place pointer, a scan's
+    /// chain walks, get-next-key): in a shared map it also announces the file's epoch, so no process reuses what the
+    /// caller may still reach until the caller's outermost section ends (SharedDomain rule 2). Writers and copying lookups
+    /// validate what they read and need only <see cref="Enter"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal MapStatus EnterReader(out Epoch.ThreadSlot t)
+    {
+        MapStatus st = Enter(out t);
+        if (st != MapStatus.Ok || _shared is null)
+            return st;
+        _shared.Announce(t);                    // the slot exists: Enter bound it
+        return MapStatus.Ok;
     }
 
     private static MapStatus ExitWith(Epoch.ThreadSlot t, MapStatus status)
@@ -144,8 +158,7 @@ public sealed unsafe partial class BpfMap : IDisposable
     {
         Epoch.Exit(t);
         Epoch.EnterFast();
-        // A shared map's slot was taken when the command began, so announcing again cannot fail.
-        return Volatile.Read(ref _closed) == 0 && (_shared is null || _shared.Announce(t));
+        return Volatile.Read(ref _closed) == 0;     // a shared map's owner id stays bound to this thread
     }
 
     private static int ReadPossibleCpus()

@@ -62,7 +62,7 @@ public sealed unsafe partial class BpfMap
     /// </summary>
     internal byte* LookupPointer(byte* key)
     {
-        if (key is null || Enter(out Epoch.ThreadSlot t) != MapStatus.Ok)
+        if (key is null || EnterReader(out Epoch.ThreadSlot t) != MapStatus.Ok)
             return null;
         byte* v = null;
         if (_canRead)

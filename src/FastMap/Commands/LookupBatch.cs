@@ -17,7 +17,7 @@ public sealed unsafe partial class BpfMap
     {
         if (map is null)
             return MapStatus.EBADF;
-        if (map.Enter(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
+        if (map.EnterReader(out Epoch.ThreadSlot t) is var entered && entered != MapStatus.Ok)
             return entered;
         MapStatus ret;
         MapStore s = map._store;

@@ -387,6 +387,9 @@ internal static unsafe partial class Epoch
         }
     }
 
+    /// <summary>The calling thread's slot owner, or null if it has none yet.</summary>
+    internal static ThreadSlot? CurrentSlot => PerThread.Slot;
+
     /// <summary>Address of the global epoch G (fastmap.h's inline fm_read_lock reads it).</summary>
     internal static long* GlobalAddress => s_global;
 

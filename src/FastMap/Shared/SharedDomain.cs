@@ -521,6 +521,7 @@ internal sealed unsafe class SharedDomain
     {
         public int[] Slots = new int[4];
         public bool[] Due = new bool[4];
+        public bool[] Listed = new bool[4];       // in the thread's Epoch list of files to leave at its outermost exit
 
         ~Member()
         {
@@ -552,6 +553,7 @@ internal sealed unsafe class SharedDomain
             int n = Math.Max(_number + 1, m.Slots.Length * 2);
             Array.Resize(ref m.Slots, n);
             Array.Resize(ref m.Due, n);
+            Array.Resize(ref m.Listed, n);
         }
         ulong mine = (uint)(_proc + 1) | ((ulong)_gen << 32);
         for (int s = 0; s < SharedLayout.ThreadSlots; s++)
@@ -626,9 +628,30 @@ internal sealed unsafe class SharedDomain
             Volatile.Write(ref *e, Current);
             if (Volatile.Read(ref *_readersFence) != 0)
                 Interlocked.MemoryBarrier();
-            t.HoldShared(this);
+            Hold(t);
         }
         return true;
+    }
+
+    /// <summary>Binds the calling thread to its slot in this file for a command that validates what it reads (a write, a
+    /// copying read): sets <see cref="CurrentOwner"/>, announces nothing. False when no slot is to be had (<c>-ENOMEM</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Bind()
+    {
+        int s = SlotOfThisThread();
+        CurrentOwner = s + 1;
+        return s >= 0;
+    }
+
+    /// <summary>Has the thread's outermost exit call <see cref="Leave"/> (once a section: the due flag says it is listed).</summary>
+    private void Hold(Epoch.ThreadSlot t)
+    {
+        Member m = t_member!;
+        if (!m.Listed[_number])
+        {
+            m.Listed[_number] = true;
+            t.HoldShared(this);
+        }
     }
 
     /// <summary>Called by <see cref="Epoch"/> at the thread's outermost exit: clears the announcement and runs an
@@ -639,6 +662,7 @@ internal sealed unsafe class SharedDomain
         if (m is null || _number >= m.Slots.Length || m.Slots[_number] == 0)
             return;
         Volatile.Write(ref *(long*)ThreadSlot(m.Slots[_number] - 1), 0); // release: the section's loads come first
+        m.Listed[_number] = false;
         if (m.Due[_number])
         {
             m.Due[_number] = false;
@@ -646,12 +670,16 @@ internal sealed unsafe class SharedDomain
         }
     }
 
-    /// <summary>Asks for an advance of the file's epoch at the calling thread's outermost exit (rule 7).</summary>
+    /// <summary>Asks for an advance of the file's epoch at the calling thread's outermost exit (rule 7). Called by a
+    /// store inside a command, so the thread is in a section and bound to a slot here.</summary>
     public void RequestAdvance()
     {
         Member? m = t_member;
-        if (m is not null && _number < m.Slots.Length && m.Slots[_number] != 0)
-            m.Due[_number] = true;
+        if (m is null || _number >= m.Slots.Length || m.Slots[_number] == 0 || m.Due[_number])
+            return;
+        m.Due[_number] = true;
+        if (Epoch.CurrentSlot is { } t)
+            Hold(t);
     }
 
     /// <summary>Tries to advance G by one (rule 3 across processes); never waits. Outside sections only.</summary>

@@ -37,7 +37,6 @@ internal sealed unsafe class Capacity : IDisposable
     private readonly int _mask;
     private readonly SharedDomain? _shared;     // a shared map's file holds the shards; lock holders are its owner ids
     private readonly long* _pending;            // shared: tokens recovery gave back, taken before any E2BIG (in the file)
-    private int _sharedRetires;                 // a shared map's retires in this process (advance requests, rule 7)
 
     private Capacity(Shard* shards, int count, long tokens, SharedDomain? shared, bool fill)
     {
@@ -173,7 +172,9 @@ internal sealed unsafe class Capacity : IDisposable
         return true;
     }
 
-    private void ReturnShared(int shard, bool retired)
+    /// <summary>Gives a token back to a shared map's shard: true when a retired one makes <paramref name="every"/> since the
+    /// shard last asked for an advance (counted under the lock, as a private map's).</summary>
+    private bool ReturnShared(int shard, bool retired, int every = int.MaxValue)
     {
         SharedDomain.Intent* it = _shared!.IntentOf(SharedDomain.CurrentOwner);
         Shard* s = _shards + shard;
@@ -187,7 +188,11 @@ internal sealed unsafe class Capacity : IDisposable
         else
             it->Held = 0;
         it->Op = 0;
+        bool due = retired && ++s->Returned >= every;
+        if (due)
+            s->Returned = 0;
         UnlockShard(s);
+        return due;
     }
 
     /// <summary>Recovery (<see cref="SharedDomain"/>): completes or forgets the shard operation a dead thread died in,
@@ -259,10 +264,7 @@ internal sealed unsafe class Capacity : IDisposable
     public bool ReturnRetired(int shard, int every)
     {
         if (_shared is not null)
-        {
-            ReturnShared(shard, retired: true);
-            return (Interlocked.Increment(ref _sharedRetires) % every) == 0;
-        }
+            return ReturnShared(shard, retired: true, every);
         Shard* s = _shards + shard;
         LockShard(s);
         s->Tokens++;
