@@ -4,25 +4,38 @@
  * pins it in a fresh directory under $FASTMAP_SHM_DIR or /dev/shm. Then, for N rounds (argv[1], default 300):
  *  - it forks and execs itself as a child ("child" <pin> <seed> <revbase>; exec, because the NativeAOT runtime
  *    the parent already started does not survive fork), with FASTMAP_TEST_PARK=<point>:<nth> in the child's
- *    environment (a random point of {1,2,3,4,5,7,9}, nth in 1..30), or in a quarter of the rounds no park;
+ *    environment (a random point of {1,2,3,4,5,6,7,9}, nth in 1..30, 1..3 for point 6), or in a quarter of
+ *    the rounds no park;
+ *  - a third of the rounds, and every point-6 round, are prefilled: the parent adds prefill keys (ids from
+ *    PREFILL_BASE, in its model too) until the map holds MAX_ENTRIES - 0..4, so the child's inserts meet -E2BIG
+ *    and full windows and take overflow records (point 6, the overflow pool's lock, is reached only then); the
+ *    parent deletes them again after its own operations;
  *  - the child opens the pin with fm_obj_get() and runs random operations on keys 0..47 (update
  *    any/noexist/exist, delete, compare-and-delete and compare-and-swap on bytes [0, 8) = the revision,
- *    lookups, a read section with fm_map_lookup_elem_ptr()). On its stdout (a pipe) it writes "B ..." before
- *    each operation and "R <ret> <rev>" after it, so the parent knows every completed operation and at most
- *    one in flight, and checks each result against its model of the map as it reads it;
+ *    lookups, a read section with fm_map_lookup_elem_ptr()), and in a quarter of them batch commands:
+ *    fm_map_update_batch, fm_map_delete_batch, fm_map_delete_batch_cmp, fm_map_update_batch_cmp (1..6 distinct
+ *    keys; per-key results checked), a whole scan with fm_map_lookup_batch (count and digest of (key, revision)
+ *    checked), and one fm_map_lookup_and_delete_batch call from a random cursor (whose entries a
+ *    fm_map_lookup_batch from the same cursor announced just before; prefill keys too). On its stdout (a pipe) it
+ *    writes "B ..." before each operation and "R <ret> ..." after it, so the parent knows every completed
+ *    operation and at most one in flight, and checks each result against its model of the map as it reads it;
  *  - the parent kills the child (SIGKILL) when it reads "parked <point>", or, with no park, 0-3 ms after the
  *    child's first operation (an arbitrary instruction), reaps it, and checks the map against its model:
- *    every key present/absent with its revision (the in-flight operation's key may show the operation done or
- *    not done), every value whole (bytes 8..31 are a pattern of the key and the revision, so a value cut in
- *    half shows), the iteration yields exactly the model's keys; then it runs its own random operations
- *    (checked against the model) and, in a quarter of the rounds, fills the map with fresh keys until -E2BIG
+ *    every key present/absent with its revision (the in-flight operation may show done or not done: a single
+ *    one on its key; an update or delete batch, or the lookup-and-delete batch, any prefix of its keys; a compare
+ *    batch any subset; nothing else on any key), every value whole (bytes 8..31 are a pattern of the key and
+ *    the revision, so a value cut in half shows), the iteration yields exactly the model's keys; then it runs
+ *    its own random operations (single and batch, checked against the model) and, in a quarter of the rounds,
+ *    fills the map with fresh keys until -E2BIG
  *    (present + added == MAX_ENTRIES: no capacity lost nor invented) and deletes them again.
  * At the end: the same count and fill, and compare-and-delete still answers 0 / -EBUSY / -ENOENT. A hang
  * anywhere fails: a per-round alarm() (ROUND_ALARM s) prints the round, its phase and the park point.
- * Summary: rounds, kills by point, parks seen, in-flight operations found done / not done, final counts.
+ * Summary: rounds, kills by point, parks seen, in-flight operations found done / not done (batches among them,
+ * and those found partly done), operations, prefilled rounds, final counts.
  * Usage: kill_storm [rounds [seed]]. Environment: KILL_STORM_POINTS="1,7" parks only at those points;
  * KILL_STORM_VERBOSE=1 prints each round's point and in-flight operation to stderr; KILL_STORM_NO_FILLS=1 leaves
- * out the fills during the rounds (the final one stays); KILL_STORM_NO_CHILD=1 runs no children (a control). */
+ * out the fills during the rounds (the final one stays); KILL_STORM_NO_CHILD=1 runs no children (a control);
+ * KILL_STORM_NO_PREFILL=1 prefills no round (point 6 then is never reached). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -45,11 +58,15 @@
 
 #define MAX_ENTRIES 64
 #define NKEYS 48
+#define NALL (NKEYS + MAX_ENTRIES) /* model indexes: the child's keys 0..NKEYS-1, then the prefill keys */
+#define PREFILL_BASE 500000u       /* id of prefill key i (model index NKEYS + i) */
 #define FRESH_BASE 1000000u
+#define BMAX 6               /* keys in a batch */
 #define ROUND_ALARM 30       /* seconds a round may take before it counts as a hang */
 #define PARK_WAIT_MS 10000   /* how long the parent waits for "parked" */
 #define PARENT_OPS 24        /* the parent's own operations per round */
 #define CHILD_MAX_OPS 500000 /* a child that never parks stops here */
+#define LINE_MAX_LEN 1024
 
 struct key {
 	uint64_t id;
@@ -61,12 +78,20 @@ struct val {
 	uint64_t pat[3];
 };
 
+/* One operation. Single ones (n 1): U update, D delete, C compare-and-delete, S compare-and-swap, L lookup,
+ * P read section. Batches: b update batch, d delete batch, c delete batch cmp, s update batch cmp (n distinct
+ * keys), l a full scan with fm_map_lookup_batch() (n 0), x one fm_map_lookup_and_delete_batch() call from a
+ * random cursor (its n keys, with their revisions in xrev[], are what a fm_map_lookup_batch() from the same
+ * cursor returned just before). */
 struct op {
-	char kind;      /* U update, D delete, C compare-and-delete, S compare-and-swap, L lookup, P read section */
-	unsigned key;   /* 0..NKEYS-1 */
-	unsigned flags; /* U: FM_ANY, FM_NOEXIST, FM_EXIST */
-	uint64_t newrev;
-	uint64_t cmprev;
+	char kind;
+	unsigned n;
+	unsigned key[BMAX];     /* model indexes */
+	unsigned flags;         /* U: FM_ANY, FM_NOEXIST, FM_EXIST */
+	uint64_t newrev;        /* key i gets newrev + i */
+	uint64_t cmprev[BMAX];
+	uint64_t xrev[BMAX];
+	uint32_t cursor;        /* x */
 };
 
 struct ent {
@@ -77,6 +102,18 @@ struct ent {
 extern char **environ;
 
 /* ---- values ------------------------------------------------------------------------------------- */
+
+static uint64_t id_of(unsigned idx) { return idx < NKEYS ? idx : PREFILL_BASE + (idx - NKEYS); }
+
+/* The model index of a key id, or -1 for a key no model holds. */
+static int idx_of(uint64_t id)
+{
+	if (id < NKEYS)
+		return (int)id;
+	if (id >= PREFILL_BASE && id < PREFILL_BASE + MAX_ENTRIES)
+		return (int)(id - PREFILL_BASE) + NKEYS;
+	return -1;
+}
 
 static void make_key(struct key *k, uint64_t id)
 {
@@ -108,6 +145,16 @@ static int val_whole(const struct val *v, uint64_t id)
 	return 1;
 }
 
+/* An order-free digest of (key, revision) pairs, for a scan's result. */
+static uint64_t mix(uint64_t id, uint64_t rev)
+{
+	uint64_t x = id * 0x9E3779B97F4A7C15ull ^ rev * 0xC2B2AE3D27D4EB4Full;
+
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9ull;
+	return x ^ (x >> 29);
+}
+
 /* ---- one operation, as the child and the parent run it ------------------------------------------ */
 
 static uint64_t rng_state;
@@ -124,16 +171,40 @@ static uint64_t rnd(void)
 
 static unsigned rndn(unsigned n) { return (unsigned)(rnd() % n); }
 
-/* Picks an operation. known[] is what the caller last saw of each key (rev, or 0 if absent / unknown). */
-static void pick_op(struct op *o, const uint64_t *known, uint64_t *nextrev)
+static int is_batch(char kind) { return strchr("bdcslx", kind) != NULL; }
+
+/* Picks an operation. known[] is what the caller last saw of each key (rev, or 0 if absent / unknown). With
+ * batches, a quarter are batch commands. 'x' gets its keys from the caller (child_main). */
+static void pick_op(struct op *o, const uint64_t *known, uint64_t *nextrev, int batches)
 {
-	unsigned r = rndn(100);
+	unsigned r = rndn(100), i, j;
 
 	memset(o, 0, sizeof(*o));
-	o->key = rndn(NKEYS);
+	o->n = 1;
+	o->key[0] = rndn(NKEYS);
 	o->newrev = (*nextrev)++;
 	/* mostly the revision last seen, so that compares succeed often; sometimes one that is not */
-	o->cmprev = rndn(4) ? known[o->key] : known[o->key] + 1;
+	o->cmprev[0] = rndn(4) ? known[o->key[0]] : known[o->key[0]] + 1;
+	if (batches && rndn(4) == 0) {
+		static const char kinds[] = "bbddccsslx";
+		o->kind = kinds[rndn(sizeof(kinds) - 1)];
+		if (o->kind == 'l' || o->kind == 'x') {
+			o->n = 0;
+			o->cursor = rndn(64);
+			return;
+		}
+		o->n = 1 + rndn(BMAX);
+		for (i = 1; i < o->n; i++) {
+			do {
+				o->key[i] = rndn(NKEYS);
+				for (j = 0; j < i && o->key[j] != o->key[i]; j++)
+					;
+			} while (j < i); /* distinct keys */
+			o->cmprev[i] = rndn(4) ? known[o->key[i]] : known[o->key[i]] + 1;
+		}
+		*nextrev += o->n - 1;
+		return;
+	}
 	if (r < 20) {
 		o->kind = 'U';
 		o->flags = FM_ANY;
@@ -156,34 +227,44 @@ static void pick_op(struct op *o, const uint64_t *known, uint64_t *nextrev)
 	}
 }
 
-/* Runs o on the map. Returns the call's result; *rev gets the revision a lookup saw. *whole is 0 if a value
- * read was not whole. */
-static int run_op(int fd, const struct op *o, uint64_t *rev, int *whole)
+/* Runs o on the map. Returns the call's result; aux[] gets what else the parent checks (singles: the revision
+ * a lookup saw; b, d: count; c, s: count and the per-key results; l: keys found and their digest; x: count),
+ * *naux how many. *whole is 0 if a value read was not whole. */
+static int run_op(int fd, const struct op *o, uint64_t *aux, int *naux, int *whole)
 {
-	struct key k;
-	struct val v, got;
+	struct key k, ks[BMAX];
+	struct val v, got, vs[BMAX];
+	uint64_t cmps[BMAX];
+	int32_t res[BMAX];
+	uint32_t count = o->n, i;
 	void *p;
 	int ret;
 
-	make_key(&k, o->key);
-	*rev = 0;
+	make_key(&k, id_of(o->key[0]));
+	aux[0] = 0;
+	*naux = 1;
 	*whole = 1;
+	for (i = 0; i < o->n; i++) {
+		make_key(&ks[i], id_of(o->key[i]));
+		make_val(&vs[i], id_of(o->key[i]), o->newrev + i);
+		cmps[i] = o->cmprev[i];
+	}
 	switch (o->kind) {
 	case 'U':
-		make_val(&v, o->key, o->newrev);
+		make_val(&v, o->key[0], o->newrev);
 		return fm_map_update_elem(fd, &k, &v, o->flags);
 	case 'D':
 		return fm_map_delete_elem(fd, &k);
 	case 'C':
-		return fm_map_delete_elem_cmp(fd, &k, &o->cmprev, 0, 8);
+		return fm_map_delete_elem_cmp(fd, &k, &o->cmprev[0], 0, 8);
 	case 'S':
-		make_val(&v, o->key, o->newrev);
-		return fm_map_update_elem_cmp(fd, &k, &v, &o->cmprev, 0, 8, FM_EXIST);
+		make_val(&v, o->key[0], o->newrev);
+		return fm_map_update_elem_cmp(fd, &k, &v, &o->cmprev[0], 0, 8, FM_EXIST);
 	case 'L':
 		ret = fm_map_lookup_elem(fd, &k, &got);
 		if (ret == 0) {
-			*rev = got.rev;
-			*whole = val_whole(&got, o->key);
+			aux[0] = got.rev;
+			*whole = val_whole(&got, o->key[0]);
 		}
 		return ret;
 	case 'P':
@@ -197,25 +278,107 @@ static int run_op(int fd, const struct op *o, uint64_t *rev, int *whole)
 		}
 		fm_read_unlock();
 		if (ret == 0) {
-			*rev = got.rev;
-			*whole = val_whole(&got, o->key);
+			aux[0] = got.rev;
+			*whole = val_whole(&got, o->key[0]);
 		}
 		return ret;
+	case 'b':
+		ret = fm_map_update_batch(fd, ks, vs, &count, 0);
+		aux[0] = count;
+		return ret;
+	case 'd':
+		ret = fm_map_delete_batch(fd, ks, &count, 0);
+		aux[0] = count;
+		return ret;
+	case 'c':
+	case 's':
+		for (i = 0; i < BMAX; i++)
+			res[i] = 12345;
+		ret = o->kind == 'c' ? fm_map_delete_batch_cmp(fd, ks, cmps, 0, 8, res, &count)
+				     : fm_map_update_batch_cmp(fd, ks, vs, cmps, 0, 8, res, &count);
+		aux[0] = count;
+		for (i = 0; i < o->n; i++)
+			aux[1 + i] = (uint64_t)(int64_t)res[i];
+		*naux = 1 + (int)o->n;
+		return ret;
+	case 'l': {
+		/* a whole scan, 8 entries a call (more for a bucket that needs it) */
+		struct key bk[64];
+		struct val bv[64];
+		uint32_t in = 0, outc = 0, room = 8, j, calls = 0;
+		uint64_t found = 0, digest = 0;
+
+		for (;;) {
+			count = room;
+			ret = fm_map_lookup_batch(fd, calls == 0 ? NULL : &in, &outc, bk, bv, &count, 0);
+			calls++;
+			for (j = 0; j < count; j++) {
+				if (!val_whole(&bv[j], bk[j].id))
+					*whole = 0;
+				found++;
+				digest += mix(bk[j].id, bv[j].rev);
+			}
+			if (ret == -ENOENT) {
+				ret = 0;
+				break;
+			}
+			if (ret == -ENOSPC && room < 64) {
+				room *= 2;
+				in = outc;
+				continue;
+			}
+			if (ret != 0 || calls > 4 * MAX_ENTRIES)
+				break;
+			in = outc;
+		}
+		aux[0] = found;
+		aux[1] = digest;
+		*naux = 2;
+		return ret;
+	}
+	case 'x': {
+		struct key bk[BMAX];
+		struct val bv[BMAX];
+		uint32_t in = o->cursor, outc = 0;
+
+		count = BMAX;
+		ret = fm_map_lookup_and_delete_batch(fd, &in, &outc, bk, bv, &count, 0);
+		aux[0] = count;
+		if (count != o->n)
+			*whole = 0; /* reported as a mismatch below */
+		for (i = 0; i < count && i < o->n; i++)
+			if (bk[i].id != id_of(o->key[i]) || bv[i].rev != o->xrev[i] || !val_whole(&bv[i], bk[i].id))
+				*whole = 0;
+		return ret;
+	}
 	}
 	return -9999;
 }
 
-/* What o does to e, by the model: the expected result, and e updated. */
-static int model_apply(const struct op *o, struct ent *e)
+static int model_count_in(const struct ent *m)
 {
-	switch (o->kind) {
+	int i, c = 0;
+
+	for (i = 0; i < NALL; i++)
+		c += m[i].present;
+	return c;
+}
+
+/* One key's operation (kind U D C S L P) on model m: the expected result, and m updated. */
+static int model_elem(char kind, unsigned flags, unsigned key, uint64_t newrev, uint64_t cmprev, struct ent *m)
+{
+	struct ent *e = &m[key];
+
+	switch (kind) {
 	case 'U':
-		if (o->flags == FM_NOEXIST && e->present)
+		if (flags == FM_NOEXIST && e->present)
 			return -EEXIST;
-		if (o->flags == FM_EXIST && !e->present)
+		if (flags == FM_EXIST && !e->present)
 			return -ENOENT;
+		if (!e->present && model_count_in(m) >= MAX_ENTRIES)
+			return -E2BIG;
 		e->present = 1;
-		e->rev = o->newrev;
+		e->rev = newrev;
 		return 0;
 	case 'D':
 		if (!e->present)
@@ -225,26 +388,120 @@ static int model_apply(const struct op *o, struct ent *e)
 	case 'C':
 		if (!e->present)
 			return -ENOENT;
-		if (e->rev != o->cmprev)
+		if (e->rev != cmprev)
 			return -EBUSY;
 		e->present = 0;
 		return 0;
 	case 'S':
 		if (!e->present)
 			return -ENOENT;
-		if (e->rev != o->cmprev)
+		if (e->rev != cmprev)
 			return -EBUSY;
-		e->rev = o->newrev;
+		e->rev = newrev;
 		return 0;
 	default: /* L, P */
 		return e->present ? 0 : -ENOENT;
 	}
 }
 
+/* What o does to model m if only the keys in mask are done: the expected result, m updated, res[0] the count
+ * and res[1 + i] key i's result (c, s). The whole call is mask (1 << n) - 1; a batch stopped by an error
+ * applies the keys before it. */
+static int model_op(const struct op *o, unsigned mask, struct ent *m, int *res)
+{
+	unsigned i;
+	int ret = 0, r;
+
+	res[0] = 0;
+	switch (o->kind) {
+	case 'b':
+	case 'd':
+		for (i = 0; i < o->n && (mask >> i & 1); i++) {
+			r = model_elem(o->kind == 'b' ? 'U' : 'D', FM_ANY, o->key[i], o->newrev + i, 0, m);
+			if (r != 0)
+				return r;
+			res[0]++;
+		}
+		return 0;
+	case 'c':
+	case 's':
+		for (i = 0; i < o->n; i++)
+			res[1 + i] = mask >> i & 1 ? model_elem(o->kind == 'c' ? 'C' : 'S', 0, o->key[i], o->newrev + i,
+							       o->cmprev[i], m)
+						   : 99999;
+		res[0] = (int)o->n;
+		return 0;
+	case 'x':
+		for (i = 0; i < o->n; i++)
+			if (mask >> i & 1) {
+				m[o->key[i]].present = 0;
+				res[0]++;
+			}
+		return 0;
+	case 'l':
+		return 0;
+	default:
+		if (mask & 1)
+			ret = model_elem(o->kind, o->flags, o->key[0], o->newrev, o->cmprev[0], m);
+		return ret;
+	}
+}
+
 static void fmt_op(char *buf, size_t n, const struct op *o)
 {
-	snprintf(buf, n, "%c key %u flags %u newrev %" PRIu64 " cmprev %" PRIu64, o->kind, o->key, o->flags,
-		 o->newrev, o->cmprev);
+	size_t off;
+	unsigned i;
+
+	off = (size_t)snprintf(buf, n, "%c flags %u newrev %" PRIu64 " keys", o->kind, o->flags, o->newrev);
+	for (i = 0; i < o->n && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, " %u(%s %" PRIu64 ")", o->key[i], o->kind == 'x' ? "rev" : "cmp",
+					o->kind == 'x' ? o->xrev[i] : o->cmprev[i]);
+	if (o->kind == 'x' && off < n)
+		snprintf(buf + off, n - off, " cursor %u", o->cursor);
+}
+
+/* The "B" line for o (the child writes it, the parent parses it). */
+static void fmt_B(char *buf, size_t n, const struct op *o)
+{
+	size_t off;
+	unsigned i;
+
+	off = (size_t)snprintf(buf, n, "B %c %u %u %" PRIu64 " %u", o->kind, o->n, o->flags, o->newrev, o->cursor);
+	for (i = 0; i < o->n && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, " %u %" PRIu64 " %" PRIu64, o->key[i], o->cmprev[i],
+					o->xrev[i]);
+	if (off < n)
+		snprintf(buf + off, n - off, "\n");
+}
+
+static int parse_B(const char *line, struct op *o)
+{
+	char *end;
+	const char *s = line + 4;
+	unsigned i;
+
+	memset(o, 0, sizeof(*o));
+	if (strlen(line) < 5 || line[0] != 'B' || line[1] != ' ' || line[3] != ' ')
+		return -1;
+	o->kind = line[2];
+	o->n = (unsigned)strtoul(s, &end, 10);
+	if (end == s || o->n > BMAX)
+		return -1;
+	o->flags = (unsigned)strtoul(s = end, &end, 10);
+	o->newrev = strtoull(s = end, &end, 10);
+	o->cursor = (uint32_t)strtoul(s = end, &end, 10);
+	if (end == s)
+		return -1;
+	for (i = 0; i < o->n; i++) {
+		o->key[i] = (unsigned)strtoul(s = end, &end, 10);
+		if (end == s || o->key[i] >= (o->kind == 'x' ? NALL : NKEYS))
+			return -1;
+		o->cmprev[i] = strtoull(s = end, &end, 10);
+		o->xrev[i] = strtoull(s = end, &end, 10);
+		if (end == s)
+			return -1;
+	}
+	return strchr("UDCSLPbdcslx", o->kind) != NULL && *end == '\0' ? 0 : -1;
 }
 
 /* ---- the child ---------------------------------------------------------------------------------- */
@@ -265,11 +522,12 @@ static void out(const char *s)
 
 static int child_main(const char *pin, uint64_t seed, uint64_t revbase)
 {
-	uint64_t known[NKEYS] = { 0 }, nextrev = revbase, rev;
+	uint64_t known[NKEYS] = { 0 }, nextrev = revbase, aux[2 + BMAX];
 	struct op o;
-	char line[160];
+	char line[LINE_MAX_LEN];
 	long i;
-	int fd, ret, whole;
+	int fd, ret, whole, naux, j;
+	unsigned u;
 
 	rng_state = seed | 1;
 	fd = fm_obj_get(pin, 0);
@@ -280,28 +538,82 @@ static int child_main(const char *pin, uint64_t seed, uint64_t revbase)
 	}
 	out("O\n");
 	for (i = 0; i < CHILD_MAX_OPS; i++) {
-		pick_op(&o, known, &nextrev);
-		snprintf(line, sizeof(line), "B %c %u %u %" PRIu64 " %" PRIu64 "\n", o.kind, o.key, o.flags, o.newrev,
-			 o.cmprev);
+		pick_op(&o, known, &nextrev, 1);
+		if (o.kind == 'x') {
+			/* what the call will take: a lookup batch from the same cursor (this process is the only one
+			 * using the map now) */
+			struct key bk[BMAX];
+			struct val bv[BMAX];
+			uint32_t in = o.cursor, outc = 0, count = BMAX;
+
+			ret = fm_map_lookup_batch(fd, &in, &outc, bk, bv, &count, 0);
+			if (ret != 0 && ret != -ENOENT && ret != -ENOSPC) {
+				snprintf(line, sizeof(line), "X lookup batch before x: %d\n", ret);
+				out(line);
+				return 3;
+			}
+			for (u = 0; u < count; u++) {
+				if (idx_of(bk[u].id) < 0) {
+					snprintf(line, sizeof(line), "X lookup batch: foreign key %" PRIu64 "\n", bk[u].id);
+					out(line);
+					return 3;
+				}
+				o.key[u] = (unsigned)idx_of(bk[u].id);
+				o.xrev[u] = bv[u].rev;
+			}
+			o.n = count;
+		}
+		fmt_B(line, sizeof(line), &o);
 		out(line);
-		ret = run_op(fd, &o, &rev, &whole);
+		ret = run_op(fd, &o, aux, &naux, &whole);
 		if (!whole) {
-			snprintf(line, sizeof(line), "X value of key %u not whole (rev %" PRIu64 ")\n", o.key, rev);
+			snprintf(line, sizeof(line), "X op %c: a value not whole, or x took other entries than its preview"
+				 " (ret %d count %" PRIu64 ", preview %u)\n", o.kind, ret, aux[0], o.n);
 			out(line);
 			return 3;
 		}
-		snprintf(line, sizeof(line), "R %d %" PRIu64 "\n", ret, rev);
+		{
+			size_t off = (size_t)snprintf(line, sizeof(line), "R %d", ret);
+			for (j = 0; j < naux; j++)
+				off += (size_t)snprintf(line + off, sizeof(line) - off, " %" PRIu64, aux[j]);
+			snprintf(line + off, sizeof(line) - off, "\n");
+		}
 		out(line);
-		/* what this process now knows of the key */
-		if (ret == 0) {
-			if (o.kind == 'U' || o.kind == 'S')
-				known[o.key] = o.newrev;
-			else if (o.kind == 'D' || o.kind == 'C')
-				known[o.key] = 0;
-			else
-				known[o.key] = rev;
-		} else if (ret == -ENOENT) {
-			known[o.key] = 0;
+		/* what this process now knows of the keys */
+		switch (o.kind) {
+		case 'b':
+		case 'd':
+			for (u = 0; u < aux[0] && u < o.n; u++)
+				known[o.key[u]] = o.kind == 'b' ? o.newrev + u : 0;
+			if (o.kind == 'd' && ret == -ENOENT && aux[0] < o.n)
+				known[o.key[aux[0]]] = 0;
+			break;
+		case 'c':
+		case 's':
+			for (u = 0; u < o.n; u++)
+				if ((int)aux[1 + u] == 0)
+					known[o.key[u]] = o.kind == 's' ? o.newrev + u : 0;
+				else if ((int)aux[1 + u] == -ENOENT)
+					known[o.key[u]] = 0;
+			break;
+		case 'x':
+			for (u = 0; u < o.n; u++)
+				if (o.key[u] < NKEYS)
+					known[o.key[u]] = 0;
+			break;
+		case 'l':
+			break;
+		default:
+			if (ret == 0) {
+				if (o.kind == 'U' || o.kind == 'S')
+					known[o.key[0]] = o.newrev;
+				else if (o.kind == 'D' || o.kind == 'C')
+					known[o.key[0]] = 0;
+				else
+					known[o.key[0]] = aux[0];
+			} else if (ret == -ENOENT) {
+				known[o.key[0]] = 0;
+			}
 		}
 	}
 	fm_map_close(fd);
@@ -318,7 +630,7 @@ static pid_t main_pid;
 static volatile pid_t child_pid;
 static volatile int cur_round = -1, cur_point;
 static const char *volatile phase = "setup";
-static struct ent model[NKEYS];
+static struct ent model[NALL];
 static int mfd = -1;
 
 static void cleanup(void)
@@ -377,7 +689,7 @@ static void fail(const char *fmt, ...)
 }
 
 /* Looks a key up through the library and checks the value is whole. */
-static int probe(unsigned id, uint64_t *rev)
+static int probe(uint64_t id, uint64_t *rev)
 {
 	struct key k;
 	struct val got;
@@ -388,17 +700,17 @@ static int probe(unsigned id, uint64_t *rev)
 	*rev = 0;
 	if (ret == 0) {
 		if (!val_whole(&got, id))
-			fail("key %u: value not whole: rev %" PRIu64 " pat %016" PRIx64 " %016" PRIx64 " %016" PRIx64,
+			fail("key %" PRIu64 ": value not whole: rev %" PRIu64 " pat %016" PRIx64 " %016" PRIx64 " %016" PRIx64,
 			     id, got.rev, got.pat[0], got.pat[1], got.pat[2]);
 		*rev = got.rev;
 	} else if (ret != -ENOENT) {
-		fail("key %u: lookup returned %d", id, ret);
+		fail("key %" PRIu64 ": lookup returned %d", id, ret);
 	}
 	return ret;
 }
 
 /* For a failure's message: is key id among the keys iteration yields (1), not (0), or did iteration fail (-1)? */
-static int iter_has(unsigned id)
+static int iter_has(uint64_t id)
 {
 	struct key k, next;
 	int ret, steps = 0;
@@ -413,54 +725,94 @@ static int iter_has(unsigned id)
 	return ret == -ENOENT ? 0 : -1;
 }
 
-/* The map against the model; the in-flight operation (if any) may show done or not done on its key.
- * Returns 1 if it showed done, 0 not done, -1 if there was none. */
+struct stats {
+	long kills[10];  /* by point; [0] = no park, killed after a delay */
+	long parks[10];  /* "parked <point>" seen */
+	long missed;     /* park rounds that never parked (the child ended or the wait ran out) */
+	long inflight_done, inflight_not_done, no_inflight;
+	long batch_inflight, batch_partial; /* in-flight batches; of them, found with some keys done and some not */
+	long child_ops, child_batches, parent_ops, fills, prefills;
+};
+
+static struct stats st;
+
+/* The map against the model; the in-flight operation (if any) may show done or not done: a single one on its
+ * key; an update or delete batch (and x) any prefix of its keys; a compare batch any subset. Returns 1 if it
+ * showed done (some key of it), 0 not done, -1 if there was none. */
 static int check_map(const struct op *inflight)
 {
-	struct ent done;
-	uint64_t rev;
-	unsigned id, seen[NKEYS] = { 0 }, n = 0;
+	static struct ent obs[NALL], tmp[NALL];
+	unsigned idx, seen[NALL] = { 0 }, n = 0, mask, full, i, nmasks;
 	struct key k, next;
-	int ret, result = -1, present;
-	char buf[160];
+	int ret, result = -1, res[1 + BMAX], ok, j;
+	char buf[LINE_MAX_LEN];
 
 	phase = "check: lookups";
-	for (id = 0; id < NKEYS; id++) {
-		ret = probe(id, &rev);
-		present = ret == 0;
-		if (inflight != NULL && inflight->key == id) {
-			done = model[id];
-			(void)model_apply(inflight, &done);
-			if (present == model[id].present && (!present || rev == model[id].rev)) {
-				result = 0; /* not done (or done with no effect) */
-			} else if (present == done.present && (!present || rev == done.rev)) {
-				result = 1;
-				model[id] = done;
-			} else {
-				fmt_op(buf, sizeof(buf), inflight);
-				fail("in-flight key %u: present %d rev %" PRIu64 "; model before: present %d rev %" PRIu64
-				     ", after: present %d rev %" PRIu64 " (op %s)",
-				     id, present, rev, model[id].present, model[id].rev, done.present, done.rev, buf);
+	for (idx = 0; idx < NALL; idx++)
+		obs[idx].present = probe(id_of(idx), &obs[idx].rev) == 0;
+
+	if (inflight != NULL) {
+		phase = "check: the operation in flight";
+		full = (1u << inflight->n) - 1;
+		nmasks = (inflight->kind == 'c' || inflight->kind == 's') ? full + 1 : inflight->n + 1;
+		ok = 0;
+		for (i = 0; i < nmasks && !ok; i++) {
+			/* not done first, then more and more of it */
+			mask = (inflight->kind == 'c' || inflight->kind == 's') ? i : (1u << i) - 1;
+			memcpy(tmp, model, sizeof(tmp));
+			(void)model_op(inflight, mask, tmp, res);
+			ok = 1;
+			for (j = 0; j < (int)inflight->n && ok; j++) {
+				idx = inflight->key[j];
+				if (obs[idx].present != tmp[idx].present || (obs[idx].present && obs[idx].rev != tmp[idx].rev))
+					ok = 0;
 			}
-		} else if (present != model[id].present || (present && rev != model[id].rev)) {
+			if (ok) {
+				result = mask != 0 && memcmp(tmp, model, sizeof(tmp)) != 0;
+				if (is_batch(inflight->kind)) {
+					st.batch_inflight++;
+					st.batch_partial += mask != 0 && mask != full;
+				}
+				memcpy(model, tmp, sizeof(tmp));
+			}
+		}
+		if (inflight->n == 0)
+			result = 0;
+		if (!ok) {
+			size_t off;
+			fmt_op(buf, sizeof(buf), inflight);
+			off = strlen(buf);
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off, "; map / model before:");
+			for (j = 0; j < (int)inflight->n && off < sizeof(buf); j++) {
+				idx = inflight->key[j];
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, " key %u: %d/%" PRIu64 " vs %d/%" PRIu64,
+							idx, obs[idx].present, obs[idx].rev, model[idx].present,
+							model[idx].present ? model[idx].rev : 0);
+			}
+			fail("in-flight operation: its keys show no state it may leave (%s)", buf);
+		}
+	}
+	for (idx = 0; idx < NALL; idx++) {
+		if (obs[idx].present != model[idx].present || (obs[idx].present && obs[idx].rev != model[idx].rev)) {
 			if (inflight != NULL)
 				fmt_op(buf, sizeof(buf), inflight);
 			else
 				snprintf(buf, sizeof(buf), "none");
-			fail("key %u: present %d rev %" PRIu64 ", model: present %d rev %" PRIu64
-			     " (in iteration: %d; in flight: %s)", id, present, rev, model[id].present, model[id].rev,
-			     iter_has(id), buf);
+			fail("key %u (id %" PRIu64 "): present %d rev %" PRIu64 ", model: present %d rev %" PRIu64
+			     " (in iteration: %d; in flight: %s)", idx, id_of(idx), obs[idx].present, obs[idx].rev,
+			     model[idx].present, model[idx].rev, iter_has(id_of(idx)), buf);
 		}
 	}
 
 	phase = "check: iteration";
 	ret = fm_map_get_next_key(mfd, NULL, &next);
 	while (ret == 0) {
-		if (next.id >= NKEYS || next.tag != (next.id * 0x9E3779B97F4A7C15ull ^ 0x5eedf00d))
+		j = idx_of(next.id);
+		if (j < 0 || next.tag != (next.id * 0x9E3779B97F4A7C15ull ^ 0x5eedf00d))
 			fail("iteration: foreign key %" PRIu64 "/%" PRIx64, next.id, next.tag);
-		if (seen[next.id]++)
+		if (seen[j]++)
 			fail("iteration: key %" PRIu64 " twice", next.id);
-		if (!model[next.id].present)
+		if (!model[j].present)
 			fail("iteration: key %" PRIu64 " is not in the map", next.id);
 		if (++n > MAX_ENTRIES)
 			fail("iteration: more than %d keys", MAX_ENTRIES);
@@ -469,19 +821,70 @@ static int check_map(const struct op *inflight)
 	}
 	if (ret != -ENOENT)
 		fail("iteration: get_next_key returned %d", ret);
-	for (id = 0; id < NKEYS; id++)
-		if (model[id].present && !seen[id])
-			fail("iteration: key %u missing", id);
+	for (idx = 0; idx < NALL; idx++)
+		if (model[idx].present && !seen[idx])
+			fail("iteration: key %" PRIu64 " missing", id_of(idx));
 	return result;
 }
 
-static int model_count(void)
-{
-	int i, c = 0;
+static int model_count(void) { return model_count_in(model); }
 
-	for (i = 0; i < NKEYS; i++)
-		c += model[i].present;
-	return c;
+/* Checks a completed operation's result against the model, and applies it. */
+static void check_result(const char *who, const struct op *o, int ret, const uint64_t *aux, int naux)
+{
+	char buf[LINE_MAX_LEN];
+	int exp, res[1 + BMAX], j, bad = 0;
+	uint64_t found = 0, digest = 0;
+	unsigned idx;
+
+	fmt_op(buf, sizeof(buf), o);
+	if (o->kind == 'l') {
+		for (idx = 0; idx < NALL; idx++)
+			if (model[idx].present) {
+				found++;
+				digest += mix(id_of(idx), model[idx].rev);
+			}
+		if (ret != 0 || naux < 2 || aux[0] != found || aux[1] != digest)
+			fail("%s %s: returned %d, %" PRIu64 " keys (digest %" PRIx64 "), model: %" PRIu64 " keys (digest %"
+			     PRIx64 ")", who, buf, ret, naux >= 1 ? aux[0] : 0, naux >= 2 ? aux[1] : 0, found, digest);
+		return;
+	}
+	if (o->kind == 'x') {
+		/* its keys were what a lookup batch returned just before: in the model with those revisions */
+		for (j = 0; j < (int)o->n; j++)
+			if (!model[o->key[j]].present || model[o->key[j]].rev != o->xrev[j])
+				fail("%s %s: a lookup batch returned key %u rev %" PRIu64 ", model: present %d rev %" PRIu64,
+				     who, buf, o->key[j], o->xrev[j], model[o->key[j]].present, model[o->key[j]].rev);
+		if ((ret != 0 && ret != -ENOENT && ret != -ENOSPC) || naux < 1 || aux[0] != o->n)
+			fail("%s %s: returned %d count %" PRIu64 ", its preview %u keys", who, buf, ret,
+			     naux >= 1 ? aux[0] : 0, o->n);
+		(void)model_op(o, (1u << o->n) - 1, model, res);
+		return;
+	}
+	exp = model_op(o, (1u << o->n) - 1, model, res);
+	if (ret != exp || naux < 1)
+		bad = 1;
+	else if ((o->kind == 'L' || o->kind == 'P') && ret == 0 && aux[0] != model[o->key[0]].rev)
+		bad = 1;
+	else if (is_batch(o->kind) && aux[0] != (uint64_t)res[0])
+		bad = 1;
+	else if (o->kind == 'c' || o->kind == 's') {
+		if (naux < 1 + (int)o->n)
+			bad = 1;
+		for (j = 0; j < (int)o->n && !bad; j++)
+			if ((int)(int64_t)aux[1 + j] != res[1 + j])
+				bad = 1;
+	}
+	if (bad) {
+		char got[256], want[256];
+		size_t go = 0, wo = 0;
+		for (j = 0; j < naux && go < sizeof(got); j++)
+			go += (size_t)snprintf(got + go, sizeof(got) - go, " %" PRId64, (int64_t)aux[j]);
+		for (j = 0; j < 1 + (int)o->n && wo < sizeof(want); j++)
+			wo += (size_t)snprintf(want + wo, sizeof(want) - wo, " %d", res[j]);
+		fail("%s %s: returned %d,%s; model: %d,%s (single ops: rev / model rev %" PRIu64 ")", who, buf, ret, got,
+		     exp, is_batch(o->kind) ? want : "", model[o->key[0]].rev);
+	}
 }
 
 /* Fills the map with fresh keys until -E2BIG: present + added must be MAX_ENTRIES. Deletes them again
@@ -531,43 +934,52 @@ static int fill_check(int keep)
 	return added;
 }
 
-/* The parent's own operations, each checked against the model. */
+/* The parent's own operations, each checked against the model (single ones and b, d, c, s, l batches). */
 static void parent_ops(int count, uint64_t *nextrev)
 {
-	uint64_t known[NKEYS], rev;
+	uint64_t known[NKEYS], aux[2 + BMAX];
 	struct op o;
-	char buf[160];
-	int i, ret, exp, whole;
+	char buf[LINE_MAX_LEN];
+	int i, ret, whole, naux;
 
 	phase = "parent ops";
 	for (i = 0; i < NKEYS; i++)
 		known[i] = model[i].present ? model[i].rev : 0;
 	for (i = 0; i < count; i++) {
-		pick_op(&o, known, nextrev);
-		ret = run_op(mfd, &o, &rev, &whole);
+		do
+			pick_op(&o, known, nextrev, 1);
+		while (o.kind == 'x');
+		ret = run_op(mfd, &o, aux, &naux, &whole);
 		fmt_op(buf, sizeof(buf), &o);
 		if (!whole)
-			fail("parent %s: value not whole (rev %" PRIu64 ")", buf, rev);
-		exp = model_apply(&o, &model[o.key]);
-		if (ret != exp || ((o.kind == 'L' || o.kind == 'P') && ret == 0 && rev != model[o.key].rev))
-			fail("parent %s: returned %d rev %" PRIu64 ", model: %d rev %" PRIu64, buf, ret, rev, exp,
-			     model[o.key].rev);
-		known[o.key] = model[o.key].present ? model[o.key].rev : 0;
+			fail("parent %s: value not whole", buf);
+		check_result("parent", &o, ret, aux, naux);
+		for (naux = 0; naux < (int)o.n; naux++)
+			known[o.key[naux]] = model[o.key[naux]].present ? model[o.key[naux]].rev : 0;
 	}
 }
 
-static const int points[] = { 1, 2, 3, 4, 5, 7, 9 };
+static const int points[] = { 1, 2, 3, 4, 5, 6, 7, 9 };
 #define NPOINTS ((int)(sizeof(points) / sizeof(points[0])))
 /* The points the rounds park at: all of points[], or those KILL_STORM_POINTS lists ("1,2,9"; to chase one). */
 static int use_points[NPOINTS], n_use_points;
 
-struct stats {
-	long kills[10];  /* by point; [0] = no park, killed after a delay */
-	long parks[10];  /* "parked <point>" seen */
-	long missed;     /* park rounds that never parked (the child ended or the wait ran out) */
-	long inflight_done, inflight_not_done, no_inflight;
-	long child_ops, parent_ops, fills;
-};
+static int parse_R(const char *line, int *ret, uint64_t *aux, int *naux)
+{
+	const char *p = line + 1;
+	char *end;
+
+	*ret = (int)strtol(p, &end, 10);
+	if (line[0] != 'R' || end == p)
+		return -1;
+	for (*naux = 0; *naux < 2 + BMAX; (*naux)++) {
+		p = end;
+		aux[*naux] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+	}
+	return *end == '\0' ? 0 : -1;
+}
 
 /* Reads what the child says until it parks (park rounds), the delay runs out after "O" (delay rounds), or
  * it ends. Checks every completed operation against the model. Returns with the child killed and reaped;
@@ -575,13 +987,13 @@ struct stats {
 static void run_child(int round, int point, int nth, uint64_t seed, uint64_t revbase, struct stats *st,
 		      struct op *inflight, int *have_inflight)
 {
-	char envbuf[64], seedbuf[32], revbuf[32], line[256], buf[160];
+	char envbuf[64], seedbuf[32], revbuf[32], line[LINE_MAX_LEN];
 	char *argv[6], **envp;
 	static char rbuf[1 << 16];
 	size_t nenv = 0, i, rlen = 0;
-	int pfd[2], status, parked = 0, opened = 0, eof = 0, killed = 0, ret, exp;
+	int pfd[2], status, parked = 0, opened = 0, eof = 0, killed = 0, ret, naux;
 	long long deadline, kill_at = -1;
-	uint64_t rev;
+	uint64_t aux[2 + BMAX];
 	pid_t pid;
 
 	(void)round;
@@ -675,27 +1087,18 @@ static void run_child(int round, int point, int nth, uint64_t seed, uint64_t rev
 				if (point == 0)
 					kill_at = now_us() + (long long)rndn(3001); /* 0-3 ms into its operations */
 			} else if (line[0] == 'B') {
-				char kind;
 				if (*have_inflight)
 					fail("child started an operation before reporting the last one");
-				memset(inflight, 0, sizeof(*inflight));
-				if (sscanf(line, "B %c %u %u %" SCNu64 " %" SCNu64, &kind, &inflight->key,
-					   &inflight->flags, &inflight->newrev, &inflight->cmprev) != 5 ||
-				    inflight->key >= NKEYS)
+				if (parse_B(line, inflight) != 0)
 					fail("child said '%s'", line);
-				inflight->kind = kind;
 				*have_inflight = 1;
 			} else if (line[0] == 'R') {
-				if (!*have_inflight || sscanf(line, "R %d %" SCNu64, &ret, &rev) != 2)
+				if (!*have_inflight || parse_R(line, &ret, aux, &naux) != 0)
 					fail("child said '%s'", line);
 				*have_inflight = 0;
 				st->child_ops++;
-				fmt_op(buf, sizeof(buf), inflight);
-				exp = model_apply(inflight, &model[inflight->key]);
-				if (ret != exp || ((inflight->kind == 'L' || inflight->kind == 'P') && ret == 0 &&
-						   rev != model[inflight->key].rev))
-					fail("child %s: returned %d rev %" PRIu64 ", model: %d rev %" PRIu64, buf, ret, rev,
-					     exp, model[inflight->key].rev);
+				st->child_batches += is_batch(inflight->kind);
+				check_result("child", inflight, ret, aux, naux);
 			} else if (strncmp(line, "parked ", 7) == 0) {
 				int p = atoi(line + 7);
 				if (p != point)
@@ -738,23 +1141,14 @@ static void run_child(int round, int point, int nth, uint64_t seed, uint64_t rev
 			line[ll] = '\0';
 			memmove(rbuf, nl + 1, rlen - ll - 1);
 			rlen -= ll + 1;
-			if (line[0] == 'R' && *have_inflight && sscanf(line, "R %d %" SCNu64, &ret, &rev) == 2) {
+			if (line[0] == 'R' && *have_inflight && parse_R(line, &ret, aux, &naux) == 0) {
 				*have_inflight = 0;
 				st->child_ops++;
-				fmt_op(buf, sizeof(buf), inflight);
-				exp = model_apply(inflight, &model[inflight->key]);
-				if (ret != exp || ((inflight->kind == 'L' || inflight->kind == 'P') && ret == 0 &&
-						   rev != model[inflight->key].rev))
-					fail("child %s: returned %d rev %" PRIu64 ", model: %d rev %" PRIu64, buf, ret, rev,
-					     exp, model[inflight->key].rev);
+				st->child_batches += is_batch(inflight->kind);
+				check_result("child", inflight, ret, aux, naux);
 			} else if (line[0] == 'B' && !*have_inflight) {
-				char kind;
-				memset(inflight, 0, sizeof(*inflight));
-				if (sscanf(line, "B %c %u %u %" SCNu64 " %" SCNu64, &kind, &inflight->key,
-					   &inflight->flags, &inflight->newrev, &inflight->cmprev) != 5 ||
-				    inflight->key >= NKEYS)
+				if (parse_B(line, inflight) != 0)
 					fail("child said '%s'", line);
-				inflight->kind = kind;
 				*have_inflight = 1;
 			} else if (strncmp(line, "parked ", 7) == 0 && !parked) {
 				parked = 1;
@@ -782,12 +1176,11 @@ static void run_child(int round, int point, int nth, uint64_t seed, uint64_t rev
 int main(int argc, char **argv)
 {
 	FM_OPTS(fm_map_create_opts, opts, .map_flags = FM_F_SHARED);
-	struct stats st;
 	struct op inflight;
 	uint64_t nextrev = 1, seed;
 	const char *base;
 	long rounds = 300, r;
-	int have_inflight, point, nth, i, res, added, present, verbose = getenv("KILL_STORM_VERBOSE") != NULL;
+	int have_inflight, point, nth, i, res, added, present, prefilled, verbose = getenv("KILL_STORM_VERBOSE") != NULL;
 	struct key k;
 	struct val v;
 	ssize_t n;
@@ -842,16 +1235,33 @@ int main(int argc, char **argv)
 			nth = 0;
 		} else {
 			point = use_points[rndn((unsigned)n_use_points)];
-			nth = 1 + (int)rndn(30);
+			/* point 6 is reached only by inserts that need an overflow record: not often */
+			nth = 1 + (int)rndn(point == 6 ? 3 : 30);
 		}
 		cur_point = point;
+		/* a third of the rounds, and every point-6 round, run near full: prefill keys up to MAX_ENTRIES - 0..4,
+		 * so inserts meet -E2BIG and full windows, and take overflow records */
+		prefilled = getenv("KILL_STORM_NO_PREFILL") == NULL && (point == 6 || rndn(3) == 0);
+		if (prefilled) {
+			int want = MAX_ENTRIES - (int)rndn(5);
+
+			phase = "prefill";
+			for (i = NKEYS; i < NALL && model_count() < want; i++) {
+				make_key(&k, id_of((unsigned)i));
+				make_val(&v, id_of((unsigned)i), nextrev);
+				CHECK_RET(fm_map_update_elem(mfd, &k, &v, FM_NOEXIST), 0);
+				model[i].present = 1;
+				model[i].rev = nextrev++;
+			}
+			st.prefills++;
+		}
 		/* every child and the parent take their revisions from disjoint ranges */
 		if (getenv("KILL_STORM_NO_CHILD") == NULL) /* a control run: the parent's operations and fills alone */
 			run_child((int)r, point, nth, rnd(), (uint64_t)(r + 1) << 32, &st, &inflight, &have_inflight);
 		else
 			have_inflight = 0;
 		if (verbose) {
-			char buf[160] = "none";
+			char buf[LINE_MAX_LEN] = "none";
 			if (have_inflight)
 				fmt_op(buf, sizeof(buf), &inflight);
 			fprintf(stderr, "round %ld: point %d nth %d, in flight: %s\n", r, point, nth, buf);
@@ -865,6 +1275,16 @@ int main(int argc, char **argv)
 			st.no_inflight++;
 		parent_ops(PARENT_OPS, &nextrev);
 		st.parent_ops += PARENT_OPS;
+		if (prefilled) {
+			phase = "prefill: delete";
+			for (i = NKEYS; i < NALL; i++) {
+				if (!model[i].present)
+					continue;
+				make_key(&k, id_of((unsigned)i));
+				CHECK_RET(fm_map_delete_elem(mfd, &k), 0);
+				model[i].present = 0;
+			}
+		}
 		if (rndn(4) == 0 && getenv("KILL_STORM_NO_FILLS") == NULL) { /* no_fills: only the final one */
 			if (verbose)
 				fprintf(stderr, "round %ld: fill check\n", r);
@@ -918,10 +1338,12 @@ int main(int argc, char **argv)
 	printf("; parks seen:");
 	for (i = 0; i < NPOINTS; i++)
 		printf(" p%d %ld", points[i], st.parks[points[i]]);
-	printf("; parks missed %ld; in-flight done %ld, not done %ld, none %ld; ops: child %ld, parent %ld; fills %ld;"
-	       " final: present %d + added %d = %d (max_entries %d)\n",
-	       st.missed, st.inflight_done, st.inflight_not_done, st.no_inflight, st.child_ops, st.parent_ops, st.fills,
-	       present, added, present + added, MAX_ENTRIES);
+	printf("; parks missed %ld; in-flight done %ld, not done %ld, none %ld (batches %ld, partly done %ld); ops: child"
+	       " %ld (batches %ld), parent %ld; prefilled rounds %ld; fills %ld; final: present %d + added %d = %d"
+	       " (max_entries %d)\n",
+	       st.missed, st.inflight_done, st.inflight_not_done, st.no_inflight, st.batch_inflight, st.batch_partial,
+	       st.child_ops, st.child_batches, st.parent_ops, st.prefills, st.fills, present, added, present + added,
+	       MAX_ENTRIES);
 	return 0;
 }
 
