@@ -90,6 +90,45 @@ public sealed class SharedMapTests : IDisposable
         Assert.Equal(n - 50 - 100, b.Count);
     }
 
+    /// <summary>A file has 256 thread slots: a thread past them gets ENOMEM, never a crash, and a slot comes back when its
+    /// thread is gone.</summary>
+    [Fact]
+    public void ThreadsPastTheFilesSlotsGetENOMEMAndSlotsComeBackWhenThreadsEnd()
+    {
+        using var a = Shared(max: 4096);
+        const int threads = 270;
+        var statuses = new MapStatus[threads];
+        using var hold = new ManualResetEventSlim();
+        using var started = new CountdownEvent(threads);
+        var all = new Thread[threads];
+        for (int i = 0; i < threads; i++)
+        {
+            int n = i;
+            all[i] = new Thread(() =>
+            {
+                statuses[n] = a.Update(Key(n), Value(n, 1));
+                started.Signal();
+                hold.Wait();                                          // keep the slot: the thread lives on
+            }, 256 * 1024);
+            all[i].Start();
+        }
+        started.Wait();
+        Assert.All(statuses, st => Assert.True(st is MapStatus.Ok or MapStatus.ENOMEM, st.ToString()));
+        Assert.InRange(statuses.Count(st => st == MapStatus.ENOMEM), threads - 256, threads);
+        hold.Set();
+        foreach (Thread t in all)
+            t.Join();
+        for (int round = 0; round < 3; round++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();                            // the dead threads' slots are given back
+        }
+        var late = new Thread(() => statuses[0] = a.Update(Key(9999), Value(9999, 1)));
+        late.Start();
+        late.Join();
+        Assert.Equal(MapStatus.Ok, statuses[0]);
+    }
+
     [Fact]
     public void CapacityIsOneCountForEveryHandle()
     {
