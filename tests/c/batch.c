@@ -454,6 +454,13 @@ static void test_bpf_batch(void)
 		a.b.values = (uintptr_t)(out_vals + total);
 		a.b.count = 3;
 		ret = fm_bpf(FM_BPF_MAP_LOOKUP_BATCH, &a, sizeof(a.b));
+		if (ret == -ENOSPC) {
+			/* The next bucket holds more than 3 keys (the hash seed is random): nothing was copied, and
+			 * the call with room for the rest must go on from the same cursor. */
+			CHECK(a.b.count == 0);
+			a.b.count = 8 + 3 - (uint32_t)total;
+			ret = fm_bpf(FM_BPF_MAP_LOOKUP_BATCH, &a, sizeof(a.b));
+		}
 		CHECK(ret == 0 || ret == -ENOENT);
 		total += (int)a.b.count;
 		CHECK(total <= 8);
