@@ -984,6 +984,25 @@ static int parse_R(const char *line, int *ret, uint64_t *aux, int *naux)
 /* Reads what the child says until it parks (park rounds), the delay runs out after "O" (delay rounds), or
  * it ends. Checks every completed operation against the model. Returns with the child killed and reaped;
  * inflight and have_inflight give the operation started and not reported. */
+
+/* Takes the first whole line out of the child's read buffer (rbuf, rlen bytes) into line; 0 if there is none yet. */
+static int next_line(char *rbuf, size_t *rlen, char *line, size_t cap)
+{
+	char *nl = memchr(rbuf, '\n', *rlen);
+	size_t ll;
+
+	if (nl == NULL)
+		return 0;
+	ll = (size_t)(nl - rbuf);
+	if (ll >= cap)
+		fail("child line too long");
+	memcpy(line, rbuf, ll);
+	line[ll] = '\0';
+	memmove(rbuf, nl + 1, *rlen - ll - 1);
+	*rlen -= ll + 1;
+	return 1;
+}
+
 static void run_child(int round, int point, int nth, uint64_t seed, uint64_t revbase, struct stats *st,
 		      struct op *inflight, int *have_inflight)
 {
@@ -1068,19 +1087,7 @@ static void run_child(int round, int point, int nth, uint64_t seed, uint64_t rev
 		}
 		rlen += (size_t)n;
 		/* whole lines */
-		for (;;) {
-			char *nl = memchr(rbuf, '\n', rlen);
-			size_t ll;
-
-			if (nl == NULL)
-				break;
-			ll = (size_t)(nl - rbuf);
-			if (ll >= sizeof(line))
-				fail("child line too long");
-			memcpy(line, rbuf, ll);
-			line[ll] = '\0';
-			memmove(rbuf, nl + 1, rlen - ll - 1);
-			rlen -= ll + 1;
+		while (next_line(rbuf, &rlen, line, sizeof(line))) {
 
 			if (line[0] == 'O') {
 				opened = 1;
@@ -1128,19 +1135,7 @@ static void run_child(int round, int point, int nth, uint64_t seed, uint64_t rev
 		if (n <= 0)
 			break;
 		rlen += (size_t)n;
-		for (;;) {
-			char *nl = memchr(rbuf, '\n', rlen);
-			size_t ll;
-
-			if (nl == NULL)
-				break;
-			ll = (size_t)(nl - rbuf);
-			if (ll >= sizeof(line))
-				fail("child line too long");
-			memcpy(line, rbuf, ll);
-			line[ll] = '\0';
-			memmove(rbuf, nl + 1, rlen - ll - 1);
-			rlen -= ll + 1;
+		while (next_line(rbuf, &rlen, line, sizeof(line))) {
 			if (line[0] == 'R' && *have_inflight && parse_R(line, &ret, aux, &naux) == 0) {
 				*have_inflight = 0;
 				st->child_ops++;

@@ -347,12 +347,13 @@ internal static unsafe partial class Epoch
         public ref int AdvanceDue => ref *(int*)(Slot + AdvanceDueOffset);
 
         /// <summary>Shared maps' files this thread announced in during its current outermost section.</summary>
-        private SharedDomain[] _shared = new SharedDomain[2];
+        private SharedDomain[]? _shared;        // made on the first shared map the thread uses
         private int _sharedCount;
 
         /// <summary>Records that the thread announced in <paramref name="d"/>'s file: cleared at the outermost exit.</summary>
         public void HoldShared(SharedDomain d)
         {
+            _shared ??= new SharedDomain[2];
             if (_sharedCount == _shared.Length)
                 Array.Resize(ref _shared, _sharedCount * 2);
             _shared[_sharedCount++] = d;
@@ -364,7 +365,7 @@ internal static unsafe partial class Epoch
         {
             for (int i = 0; i < _sharedCount; i++)
             {
-                _shared[i].Leave();
+                _shared![i].Leave();
                 _shared[i] = null!;
             }
             _sharedCount = 0;

@@ -123,18 +123,41 @@ internal sealed unsafe partial class SharedDomain
             status = MapStatus.ENOMEM;
             return null;
         }
-        nint p = Posix.Mmap(0, (nuint)layout.FileBytes, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_SHARED | Posix.MAP_NORESERVE, fd, 0);
-        if (p == -1)
+        byte* p = MapWhole(fd, layout.FileBytes);
+        if (p is null)
         {
             Posix.Close(fd);
             status = MapStatus.ENOMEM;
             return null;
         }
-        layout.WriteHeader((byte*)p, name);
-        *(long*)((byte*)p + SharedLayout.HeaderBytes + SharedLayout.GlobalOffset) = 1;
+        layout.WriteHeader(p, name);
+        *(long*)(p + SharedLayout.HeaderBytes + SharedLayout.GlobalOffset) = 1;
         status = MapStatus.Ok;
-        return new SharedDomain(layout, (byte*)p, (nuint)layout.FileBytes, fd, writable: true);
+        return new SharedDomain(layout, p, (nuint)layout.FileBytes, fd, writable: true);
     }
+
+    /// <summary>The whole file, shared, read and write, its pages committed as they are first touched; null if no range of
+    /// addresses is to be had.</summary>
+    private static byte* MapWhole(int fd, ulong bytes)
+    {
+        nint p = Posix.Mmap(0, (nuint)bytes, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_SHARED | Posix.MAP_NORESERVE, fd, 0);
+        return p == -1 ? null : (byte*)p;
+    }
+
+    /// <summary>The status for a path call's errno (open, linkat), as the kernel answers the same path lookups.</summary>
+    private static MapStatus PathStatus(int errno) => errno switch
+    {
+        Posix.ENOENT => MapStatus.ENOENT,
+        Posix.ENOTDIR => MapStatus.ENOTDIR,
+        Posix.EACCES or Posix.EPERM or Posix.EROFS => MapStatus.EACCES,
+        Posix.EISDIR => MapStatus.EACCES,       // open: not a map, the kernel's answer for a path that is no BPF object
+        Posix.EEXIST => MapStatus.EEXIST,       // linkat: the pin path exists
+        Posix.EXDEV => MapStatus.EXDEV,         // linkat: another file system than the map's file
+        Posix.ENOSPC or Posix.ENOMEM => MapStatus.ENOMEM,
+        Posix.ENAMETOOLONG => MapStatus.ENAMETOOLONG,
+        Posix.ELOOP => MapStatus.ELOOP,
+        _ => MapStatus.EINVAL,
+    };
 
     /// <summary>
     /// Opens a pinned map's file: the errno the kernel's <c>BPF_OBJ_GET</c> would give for the path (missing:
@@ -150,17 +173,7 @@ internal sealed unsafe partial class SharedDomain
         int fd = Posix.Open(path, Posix.O_RDWR | Posix.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            status = Posix.Errno switch
-            {
-                Posix.ENOENT => MapStatus.ENOENT,
-                Posix.EACCES or Posix.EPERM or Posix.EROFS => MapStatus.EACCES,
-                Posix.ENOTDIR => MapStatus.ENOTDIR,
-                Posix.ENOMEM => MapStatus.ENOMEM,
-                Posix.EISDIR => MapStatus.EACCES,   // not a map: the kernel's answer for a path that is no BPF object
-                Posix.ENAMETOOLONG => MapStatus.ENAMETOOLONG,
-                Posix.ELOOP => MapStatus.ELOOP,
-                _ => MapStatus.EINVAL,
-            };
+            status = PathStatus(Posix.Errno);
             return null;
         }
         Posix.Stat st;
@@ -187,8 +200,8 @@ internal sealed unsafe partial class SharedDomain
             Posix.Close(fd);
             return null;
         }
-        nint m = Posix.Mmap(0, (nuint)layout.FileBytes, Posix.PROT_READ | Posix.PROT_WRITE, Posix.MAP_SHARED | Posix.MAP_NORESERVE, fd, 0);
-        if (m == -1)
+        byte* m = MapWhole(fd, layout.FileBytes);
+        if (m is null)
         {
             Posix.Close(fd);
             status = MapStatus.ENOMEM;
@@ -198,9 +211,9 @@ internal sealed unsafe partial class SharedDomain
         {
             // Everything past the thread slots is the map itself: read-only for this handle, enforced by the MMU.
             ulong from = layout.Capacity;
-            _ = Posix.Mprotect(m + (nint)from, (nuint)(layout.FileBytes - from), Posix.PROT_READ);
+            _ = Posix.Mprotect((nint)(m + from), (nuint)(layout.FileBytes - from), Posix.PROT_READ);
         }
-        return new SharedDomain(layout, (byte*)m, (nuint)layout.FileBytes, fd, writable);
+        return new SharedDomain(layout, m, (nuint)layout.FileBytes, fd, writable);
     }
 
     /// <summary>The path checks <c>BPF_OBJ_PIN</c> makes before it looks at the map (for a map that cannot be pinned):
@@ -221,20 +234,8 @@ internal sealed unsafe partial class SharedDomain
     {
         // A hard link of the open file (an O_TMPFILE file, or one already pinned), made atomically: the path
         // appears only with a complete map behind it.
-        if (Posix.Linkat(Posix.AT_FDCWD, $"/proc/self/fd/{_fd}", Posix.AT_FDCWD, path, Posix.AT_SYMLINK_FOLLOW) == 0)
-            return MapStatus.Ok;
-        return Posix.Errno switch
-        {
-            Posix.EEXIST => MapStatus.EEXIST,
-            Posix.ENOENT => MapStatus.ENOENT,
-            Posix.ENOTDIR => MapStatus.ENOTDIR,
-            Posix.EACCES or Posix.EPERM or Posix.EROFS => MapStatus.EACCES,
-            Posix.EXDEV => MapStatus.EXDEV,
-            Posix.ENOSPC or Posix.ENOMEM => MapStatus.ENOMEM,
-            Posix.ENAMETOOLONG => MapStatus.ENAMETOOLONG,
-            Posix.ELOOP => MapStatus.ELOOP,
-            _ => MapStatus.EINVAL,
-        };
+        return Posix.Linkat(Posix.AT_FDCWD, $"/proc/self/fd/{_fd}", Posix.AT_FDCWD, path, Posix.AT_SYMLINK_FOLLOW) == 0
+            ? MapStatus.Ok : PathStatus(Posix.Errno);
     }
 
     // ---- joining and leaving -------------------------------------------------------------------

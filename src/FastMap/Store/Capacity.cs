@@ -119,18 +119,27 @@ internal sealed unsafe class Capacity : IDisposable
         LockShard(s);
         bool ok = TakeLocked(s, shard, it);
         UnlockShard(s);
+        // Before an E2BIG: every shard, then a token recovery gave back, then one a dead process still holds (recovery
+        // waits on no live lock, so it may run under the caller's group locks).
+        ok = ok || TakeFromAnyShard(it) || TakePendingHeld(it)
+            || (_shared.RecoverAllDead() && (TakePendingHeld(it) || TakeFromAnyShard(it)));
         if (ok)
-            return true;
-        // As TakeSlow: every shard lock, ascending, so "no token anywhere" is a true instant (an exact E2BIG).
+            SharedDomain.Park(SharedDomain.ParkPoint.TokenTaken);
+        return ok;
+    }
+
+    /// <summary>As <see cref="TakeSlow"/>: every shard lock, ascending, so "no token anywhere" is a true instant (an
+    /// exact E2BIG); the take announced in the thread's intent.</summary>
+    private bool TakeFromAnyShard(SharedDomain.Intent* it)
+    {
+        bool ok = false;
         for (int i = 0; i <= _mask; i++)
             LockShard(_shards + i);
         for (int i = 0; i <= _mask && !ok; i++)
             ok = TakeLocked(_shards + i, i, it);
         for (int i = _mask; i >= 0; i--)
             UnlockShard(_shards + i);
-        // Before an E2BIG: a token recovery gave back, or one a dead process still holds (recovery waits on no live
-        // lock, so it may run under the caller's group locks).
-        return ok || TakePendingHeld(it) || (_shared.RecoverAllDead() && (TakePendingHeld(it) || TryTakeAfterRecovery(shard, it)));
+        return ok;
     }
 
     /// <summary><see cref="TakePending"/>, recorded in the taker's intent as a held token.</summary>
@@ -142,18 +151,6 @@ internal sealed unsafe class Capacity : IDisposable
         // recovery's own, rare path).
         it->Held = 1;
         return true;
-    }
-
-    private bool TryTakeAfterRecovery(int shard, SharedDomain.Intent* it)
-    {
-        bool ok = false;
-        for (int i = 0; i <= _mask; i++)
-            LockShard(_shards + i);
-        for (int i = 0; i <= _mask && !ok; i++)
-            ok = TakeLocked(_shards + ((shard + i) & _mask), (shard + i) & _mask, it);
-        for (int i = _mask; i >= 0; i--)
-            UnlockShard(_shards + i);
-        return ok;
     }
 
     /// <summary>Under shard <paramref name="index"/>'s lock: takes a token if it has one, announcing the change first.</summary>

@@ -77,8 +77,6 @@ internal sealed unsafe partial class HashStore
             ret = MapStatus.ENOENT;
         else if (!token && !(token = _capacity.TryTake(shard)))
             ret = MapStatus.E2BIG;
-        else if (_shared is not null && ParkedAfterTake())
-            ret = MapStatus.E2BIG;                    // never: the hook does not return when it parks
         else if (Place(g, h, key, value))
             token = false;                            // spent on the new key
         else
@@ -89,51 +87,33 @@ internal sealed unsafe partial class HashStore
         return ret;
     }
 
-    private static bool ParkedAfterTake()
-    {
-        SharedDomain.Park(SharedDomain.ParkPoint.TokenTaken);
-        return false;
-    }
-
     /// <summary>
     /// Overwrites a live value in place, under its group's lock, between two version steps of its block
-    /// (remarks of the class, 2c).
+    /// (remarks of the class, 2c). In a shared map the value's old bytes go to the writer's undo area first, and its
+    /// offset after them (release), so a process killed while the version is odd leaves what recovery needs to put
+    /// the value back (<see cref="RecoverLocksOf"/>); the undo is cleared once the version is even again.
     /// </summary>
     private void WriteInPlace(in Hit hit, byte* src)
     {
+        byte* stored = hit.Entry + _valueOffset;
+        byte* undo = null;
         if (_shared is not null)
         {
-            WriteInPlaceShared(in hit, src);
-            return;
+            undo = _shared.UndoArea(SharedDomain.CurrentOwner);
+            Buffer.MemoryCopy(stored, undo + SharedDomain.UndoBytesOffset, ValueSize, ValueSize);
+            Volatile.Write(ref *(long*)undo, (long)(stored - _shared.Base) + 1);
         }
         ref uint w = ref Group.Word(hit.Ctrl);
         uint v = w;                                   // only the group's lock holder writes W
         Volatile.Write(ref w, v + Group.Version);     // odd: copying readers of this block retry
         // The odd version is visible before any byte of the value (StoreStore; free on x64).
         Volatile.WriteBarrier();
-        CopyInLive(hit.Entry + _valueOffset, src);
-        Volatile.Write(ref w, v + 2 * Group.Version); // even again; release: the value's bytes first
-    }
-
-    /// <summary>
-    /// <see cref="WriteInPlace"/> in a shared map: the value's old bytes go to the writer's undo area first, and its
-    /// offset after them (release), so a process killed while the version is odd leaves what recovery needs to put
-    /// the value back (<see cref="RecoverLocksOf"/>). The undo is cleared once the version is even again.
-    /// </summary>
-    private void WriteInPlaceShared(in Hit hit, byte* src)
-    {
-        byte* undo = _shared!.UndoArea(SharedDomain.CurrentOwner);
-        byte* stored = hit.Entry + _valueOffset;
-        Buffer.MemoryCopy(stored, undo + SharedDomain.UndoBytesOffset, ValueSize, ValueSize);
-        Volatile.Write(ref *(long*)undo, (long)(stored - _shared.Base) + 1);
-        ref uint w = ref Group.Word(hit.Ctrl);
-        uint v = w;
-        Volatile.Write(ref w, v + Group.Version);
-        Volatile.WriteBarrier();
         CopyInLive(stored, src);
-        SharedDomain.Park(SharedDomain.ParkPoint.ValueOdd);
-        Volatile.Write(ref w, v + 2 * Group.Version);
-        Volatile.Write(ref *(long*)undo, 0);
+        if (undo is not null)
+            SharedDomain.Park(SharedDomain.ParkPoint.ValueOdd);
+        Volatile.Write(ref w, v + 2 * Group.Version); // even again; release: the value's bytes first
+        if (undo is not null)
+            Volatile.Write(ref *(long*)undo, 0);
     }
 
     /// <summary>

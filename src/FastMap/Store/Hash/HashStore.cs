@@ -70,7 +70,7 @@ namespace FastMap.Internal;
 ///   substitutions: a group's lock is its entry in the owners array (a CAS from 0 to the holder's owner id, released by
 ///   a store of 0; the word's lock bit is never set), so a lock whose holder died can be told and taken back; the epoch
 ///   of limbo stamps and retires is the file's (<see cref="EpochNow"/>); an in-place write first copies the old value
-///   to the writer's undo area (<see cref="WriteInPlaceShared"/>); an insert's spend and a delete's token are announced
+///   to the writer's undo area (<see cref="WriteInPlace"/>); an insert's spend and a delete's token are announced
 ///   in the writer's intent (<see cref="SharedDomain.Intent"/>). What recovery repairs is in HashStore.Recovery.cs.
 ///   Other processes' readers run the same unlocked reads (2, 4) on the same bytes: the file's pages are mapped for as
 ///   long as the map is open in the process, and kept mapped (as zeros) after it closes.</item>

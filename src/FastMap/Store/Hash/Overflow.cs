@@ -105,12 +105,8 @@ internal sealed unsafe class Overflow : IDisposable
     /// <summary>A shared map's pool: its state, lists and records at fixed places of the file (<see cref="SharedLayout"/>),
     /// <paramref name="segmentTable"/> private to this process (addresses are this process's), filled here.</summary>
     public Overflow(uint stride, nint* segmentTable, SharedDomain shared)
-        : this(stride, segmentTable, shared, shared.Layout)
     {
-    }
-
-    private Overflow(uint stride, nint* segmentTable, SharedDomain shared, SharedLayout l)
-    {
+        SharedLayout l = shared.Layout;
         _recordBytes = RecordBytesFor(stride);
         _base = 64;
         _baseBits = 6;
