@@ -151,18 +151,7 @@ public static class Writer
                      "A deletion is *wrong* when a refresh newer than the snapshot had completed (its revision published) before the delete call of its batch started: exact for an atomic compare-and-delete, a lower bound for the kernel's plain delete. " +
                      "*Kept* counts stale-judged keys a compare-and-delete left because they were refreshed. *Collector on CPU*: the share of the pass the collector thread ran while it was runnable (`/proc/thread-self/schedstat`); below 100% other processes took its CPU. " +
                      "Medians over every measured pass of every round; counts are totals.");
-        foreach (var size in s.GcPass.Select(x => (x.Size, x.MaxEntries)).Distinct())
-        {
-            b.AppendLine();
-            b.AppendLine($"### {size.Size} ({size.MaxEntries:N0} max_entries)");
-            b.AppendLine();
-            b.AppendLine("| system | atomic | passes | pass ms | pass M deletes/s | delete phase M/s | scan M entries/s | scanned/pass | deleted | kept (refreshed) | wrong | writer Mops/s | collector on CPU | FastMap/this pass | FastMap/this delete phase |");
-            b.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-            foreach (var g in s.GcPass.Where(x => x.Size == size.Size).OrderByDescending(x => x.PassDeletesPerSec))
-                b.AppendLine($"| {g.System} | {(g.Atomic ? "yes" : "no")} | {g.Passes} | {F(g.PassMs, g.PassMs >= 100 ? "F0" : "F2")} | {M(g.PassDeletesPerSec / 1e6)} | {M(g.DeletePhasePerSec / 1e6)} | {M(g.ScanEntriesPerSec / 1e6)} | " +
-                             $"{g.Scanned:F0} | {g.Deleted} | {g.Busy} | {g.WrongTotal} | {M(g.WriterOpsPerSec / 1e6)} | {F(g.CollectorOnCpu * 100, "F0")}% | " +
-                             $"{F(s.PassRatio(g.Size, "FastMap", g.System, x => x.PassDeletesPerSec))} | {F(s.PassRatio(g.Size, "FastMap", g.System, x => x.DeletePhasePerSec))} |");
-        }
+        GcPassTables(b, s, xproc: false);
     }
 
     private const string XprocWhy = "The writer (datapath) is a second process: this program started again with `--xproc-writer` (Run/Xproc.cs), the collector runs in the stress process. " +
@@ -193,17 +182,26 @@ public static class Writer
         b.AppendLine();
         b.AppendLine("gc-pass (above) with the writer in a second process: the same scan, decide, collect calls, pacing, restore and counting; one map per system and size for every round. " + XprocWhy +
                      " Start and park: \"go\" on the writer's stdin and the shared file's Refreshing word (the pass is timed only once the writer is refreshing); the Run word cleared and \"parked <ops> <ticks>\" on its stdout.");
-        foreach (var size in s.XprocGcPass.Select(x => (x.Size, x.MaxEntries)).Distinct())
+        GcPassTables(b, s, xproc: true);
+    }
+
+    /// <summary>One gc-pass table a size, in-process or cross-process (which adds the in-process pass rate beside its own).</summary>
+    private static void GcPassTables(StringBuilder b, Summary s, bool xproc)
+    {
+        List<GcPassSummary> rows = xproc ? s.XprocGcPass : s.GcPass;
+        foreach (var size in rows.Select(x => (x.Size, x.MaxEntries)).Distinct())
         {
             b.AppendLine();
             b.AppendLine($"### {size.Size} ({size.MaxEntries:N0} max_entries)");
             b.AppendLine();
-            b.AppendLine("| system | atomic | passes | pass ms | pass M deletes/s | in-process pass M deletes/s | delete phase M/s | scan M entries/s | scanned/pass | deleted | kept (refreshed) | wrong | writer Mops/s | collector on CPU | FastMap/this pass | FastMap/this delete phase |");
-            b.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-            foreach (var g in s.XprocGcPass.Where(x => x.Size == size.Size).OrderByDescending(x => x.PassDeletesPerSec))
-                b.AppendLine($"| {g.System} | {(g.Atomic ? "yes" : "no")} | {g.Passes} | {F(g.PassMs, g.PassMs >= 100 ? "F0" : "F2")} | {M(g.PassDeletesPerSec / 1e6)} | {M((s.FindPass(g.Size, g.System)?.PassDeletesPerSec ?? double.NaN) / 1e6)} | " +
+            b.AppendLine("| system | atomic | passes | pass ms | pass M deletes/s | " + (xproc ? "in-process pass M deletes/s | " : "") +
+                         "delete phase M/s | scan M entries/s | scanned/pass | deleted | kept (refreshed) | wrong | writer Mops/s | collector on CPU | FastMap/this pass | FastMap/this delete phase |");
+            b.AppendLine("| --- | --- | ---: | ---: | ---: | " + (xproc ? "---: | " : "") + "---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var g in rows.Where(x => x.Size == size.Size).OrderByDescending(x => x.PassDeletesPerSec))
+                b.AppendLine($"| {g.System} | {(g.Atomic ? "yes" : "no")} | {g.Passes} | {F(g.PassMs, g.PassMs >= 100 ? "F0" : "F2")} | {M(g.PassDeletesPerSec / 1e6)} | " +
+                             (xproc ? $"{M((s.FindPass(g.Size, g.System)?.PassDeletesPerSec ?? double.NaN) / 1e6)} | " : "") +
                              $"{M(g.DeletePhasePerSec / 1e6)} | {M(g.ScanEntriesPerSec / 1e6)} | {g.Scanned:F0} | {g.Deleted} | {g.Busy} | {g.WrongTotal} | {M(g.WriterOpsPerSec / 1e6)} | {F(g.CollectorOnCpu * 100, "F0")}% | " +
-                             $"{F(s.PassRatio(g.Size, "FastMap", g.System, x => x.PassDeletesPerSec, xproc: true))} | {F(s.PassRatio(g.Size, "FastMap", g.System, x => x.DeletePhasePerSec, xproc: true))} |");
+                             $"{F(s.PassRatio(g.Size, "FastMap", g.System, x => x.PassDeletesPerSec, xproc))} | {F(s.PassRatio(g.Size, "FastMap", g.System, x => x.DeletePhasePerSec, xproc))} |");
         }
     }
 
